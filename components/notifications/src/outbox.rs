@@ -1,0 +1,294 @@
+//! Outbox state machine: claim (lease) → delivered | retry with backoff | failed.
+//!
+//! A claim is one `UPDATE … RETURNING` on a single row, so two concurrent kicks
+//! can never claim the same message; a message that reached a 2xx is marked
+//! `delivered` and never claimed again. A lease that expires (the kicker died
+//! mid-send) makes the message claimable again; the relay sees the same `id` and
+//! can drop the duplicate.
+
+use serde::Serialize;
+
+use edgedesk_core::clock::rfc3339;
+use edgedesk_core::db::{Row, Sql};
+use edgedesk_core::{ApiError, params};
+
+/// How long a claimed message is reserved for its sender.
+pub const LEASE_S: i64 = 120;
+/// After this many failed attempts a message is given up (`failed`).
+pub const MAX_ATTEMPTS: i64 = 8;
+/// Longest wait between retries.
+pub const MAX_BACKOFF_S: i64 = 3600;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    pub id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub attempts: i64,
+}
+
+const CLAIM: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
+     WHERE id = (SELECT id FROM outbox \
+                 WHERE (state = 'pending' AND next_attempt_at <= ?1) \
+                    OR (state = 'sending' AND lease_until < ?1) \
+                 ORDER BY next_attempt_at LIMIT 1) \
+       AND (state = 'pending' OR lease_until < ?1) \
+     RETURNING id, to_addr, subject, text_body, html_body, attempts";
+
+// Bodies may carry one-time links: once delivered they are not kept.
+const DELIVERED: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?2, lease_until = NULL, \
+     text_body = '', html_body = '', last_error = NULL WHERE id = ?1 AND state = 'sending'";
+
+const RETRY: &str = "UPDATE outbox SET state = ?2, next_attempt_at = ?3, lease_until = NULL, last_error = ?4 \
+     WHERE id = ?1 AND state = 'sending'";
+
+pub fn claim_next(sql: &dyn Sql, now: i64) -> Result<Option<Claimed>, ApiError> {
+    let rows = sql.execute(CLAIM, params![now, LEASE_S])?;
+    rows.first()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.text(0)?,
+                to: r.text(1)?,
+                subject: r.text(2)?,
+                text: r.text(3)?,
+                html: r.text(4)?,
+                attempts: r.i64(5)?,
+            })
+        })
+        .transpose()
+}
+
+pub fn mark_delivered(sql: &dyn Sql, id: &str, now: i64) -> Result<(), ApiError> {
+    sql.execute(DELIVERED, params![id, now])?;
+    Ok(())
+}
+
+/// Seconds to wait after the `attempts`-th failure: base, 2×base, 4×base, … capped.
+pub fn backoff(attempts: i64, base: i64) -> i64 {
+    let exp = (attempts - 1).clamp(0, 20) as u32;
+    base.saturating_mul(2i64.saturating_pow(exp))
+        .min(MAX_BACKOFF_S)
+}
+
+pub fn mark_failed(
+    sql: &dyn Sql,
+    mail: &Claimed,
+    error: &str,
+    now: i64,
+    retry_base_s: i64,
+) -> Result<(), ApiError> {
+    let (state, next) = if mail.attempts >= MAX_ATTEMPTS {
+        ("failed", now)
+    } else {
+        ("pending", now + backoff(mail.attempts, retry_base_s))
+    };
+    let error: String = error.chars().take(500).collect();
+    sql.execute(RETRY, params![mail.id.as_str(), state, next, error])?;
+    Ok(())
+}
+
+pub struct Paging {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Paging {
+    /// `page` (1-based) and `per_page` (default 25, max 100) as in API.md.
+    pub fn from_query(page: Option<&str>, per_page: Option<&str>) -> Result<Paging, ApiError> {
+        let parse = |v: Option<&str>, field: &str, default: i64, max: i64| match v {
+            None | Some("") => Ok(default),
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::invalid(
+                    field,
+                    "invalid_paging",
+                    format!("Use a whole number from 1 to {max}."),
+                )),
+            },
+        };
+        Ok(Paging {
+            page: parse(page, "page", 1, 1_000_000)?,
+            per_page: parse(per_page, "per_page", 25, 100)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutboxItem {
+    id: String,
+    kind: String,
+    to: String,
+    subject: String,
+    state: String,
+    attempts: i64,
+    created_at: String,
+    next_attempt_at: String,
+    delivered_at: Option<String>,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutboxList {
+    items: Vec<OutboxItem>,
+    total: i64,
+    page: i64,
+    per_page: i64,
+}
+
+const LIST: &str = "SELECT id, kind, to_addr, subject, state, attempts, created_at, next_attempt_at, \
+     delivered_at, last_error FROM outbox WHERE (?1 IS NULL OR state = ?1) \
+     ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3";
+const COUNT: &str = "SELECT count(*) FROM outbox WHERE (?1 IS NULL OR state = ?1)";
+
+fn item(r: &Row) -> Result<OutboxItem, ApiError> {
+    Ok(OutboxItem {
+        id: r.text(0)?,
+        kind: r.text(1)?,
+        to: r.text(2)?,
+        subject: r.text(3)?,
+        state: r.text(4)?,
+        attempts: r.i64(5)?,
+        created_at: rfc3339(r.i64(6)?),
+        next_attempt_at: rfc3339(r.i64(7)?),
+        delivered_at: r.opt_i64(8)?.map(rfc3339),
+        last_error: r.opt_text(9)?,
+    })
+}
+
+/// Operators' view: metadata and state only, never the bodies.
+pub fn list(sql: &dyn Sql, paging: &Paging, state: Option<&str>) -> Result<OutboxList, ApiError> {
+    if let Some(s) = state
+        && !matches!(s, "pending" | "sending" | "delivered" | "failed")
+    {
+        return Err(ApiError::invalid(
+            "state",
+            "invalid_state",
+            "Unknown delivery state.",
+        ));
+    }
+    let offset = (paging.page - 1) * paging.per_page;
+    let rows = sql.execute(LIST, params![state, paging.per_page, offset])?;
+    let total = sql
+        .execute(COUNT, params![state])?
+        .first()
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(OutboxList {
+        items: rows.rows.iter().map(item).collect::<Result<_, _>>()?,
+        total,
+        page: paging.page,
+        per_page: paging.per_page,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgedesk_core::Clock;
+    use edgedesk_core::clock::FixedClock;
+    use edgedesk_core::migrate::ensure_schema;
+    use edgedesk_core::native::NativeSql;
+    use edgedesk_core::outbox::{Mail, enqueue};
+    use edgedesk_core::random::OsRandom;
+
+    fn setup() -> (NativeSql, FixedClock) {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        (db, FixedClock::at(1_000_000))
+    }
+
+    fn queue(db: &NativeSql, clock: &FixedClock, to: &str) -> String {
+        let mail = Mail {
+            kind: "test",
+            to: to.into(),
+            subject: "Hello".into(),
+            text: "secret link".into(),
+            html: "<p>secret link</p>".into(),
+        };
+        enqueue(db, clock, &OsRandom, &mail).unwrap()
+    }
+
+    #[test]
+    fn a_claimed_message_cannot_be_claimed_again_until_its_lease_expires() {
+        let (db, clock) = setup();
+        let id = queue(&db, &clock, "a@example.com");
+        let m = claim_next(&db, clock.now()).unwrap().unwrap();
+        assert_eq!((m.id.as_str(), m.attempts), (id.as_str(), 1));
+        assert_eq!(claim_next(&db, clock.now()).unwrap(), None);
+        clock.advance(LEASE_S + 1);
+        let again = claim_next(&db, clock.now()).unwrap().unwrap();
+        assert_eq!(again.attempts, 2);
+    }
+
+    #[test]
+    fn delivered_messages_are_never_claimed_again_and_lose_their_bodies() {
+        let (db, clock) = setup();
+        queue(&db, &clock, "a@example.com");
+        let m = claim_next(&db, clock.now()).unwrap().unwrap();
+        mark_delivered(&db, &m.id, clock.now()).unwrap();
+        clock.advance(LEASE_S * 10);
+        assert_eq!(claim_next(&db, clock.now()).unwrap(), None);
+        let rows = db
+            .execute("SELECT state, text_body, html_body FROM outbox", &[])
+            .unwrap();
+        let r = rows.first().unwrap();
+        assert_eq!(r.text(0).unwrap(), "delivered");
+        assert_eq!(r.text(1).unwrap(), "");
+        assert_eq!(r.text(2).unwrap(), "");
+    }
+
+    #[test]
+    fn failures_back_off_then_give_up() {
+        let (db, clock) = setup();
+        queue(&db, &clock, "a@example.com");
+        for attempt in 1..=MAX_ATTEMPTS {
+            let m = claim_next(&db, clock.now()).unwrap().unwrap();
+            assert_eq!(m.attempts, attempt);
+            mark_failed(&db, &m, "503", clock.now(), 30).unwrap();
+            // not due before its backoff
+            assert_eq!(claim_next(&db, clock.now()).unwrap(), None);
+            clock.advance(backoff(attempt, 30));
+        }
+        assert_eq!(claim_next(&db, clock.now() + 1_000_000).unwrap(), None);
+        let list = list(
+            &db,
+            &Paging {
+                page: 1,
+                per_page: 25,
+            },
+            Some("failed"),
+        )
+        .unwrap();
+        assert_eq!(list.total, 1);
+        assert_eq!(list.items[0].last_error.as_deref(), Some("503"));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1, 30), 30);
+        assert_eq!(backoff(2, 30), 60);
+        assert_eq!(backoff(4, 30), 240);
+        assert_eq!(backoff(30, 30), MAX_BACKOFF_S);
+    }
+
+    #[test]
+    fn oldest_due_message_goes_first() {
+        let (db, clock) = setup();
+        let first = queue(&db, &clock, "a@example.com");
+        clock.advance(1);
+        queue(&db, &clock, "b@example.com");
+        assert_eq!(claim_next(&db, clock.now()).unwrap().unwrap().id, first);
+    }
+
+    #[test]
+    fn paging_is_validated() {
+        assert!(Paging::from_query(Some("0"), None).is_err());
+        assert!(Paging::from_query(None, Some("101")).is_err());
+        assert!(Paging::from_query(Some("x"), None).is_err());
+        let p = Paging::from_query(None, None).unwrap();
+        assert_eq!((p.page, p.per_page), (1, 25));
+    }
+}

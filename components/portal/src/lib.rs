@@ -1,0 +1,52 @@
+//! Component `portal`: the pages and the app's front door.
+//!
+//! Routes (spin.toml): `/...` static files from the `files` mount (guest `/`),
+//! `/api/health`, and `/api/...` for everything no other component claims, which
+//! answers the contract's JSON 404. Owns no tables.
+
+mod static_files;
+
+use edgedesk_core::ApiError;
+use edgedesk_web::router::route;
+use edgedesk_web::{Ctx, Params, Resp, Route};
+use spin_sdk::http::{IncomingRequest, Response};
+
+/// Components of this build, reported by `/api/health` (a test checks this list
+/// against spin.toml).
+pub const COMPONENTS: &[&str] = &["portal", "notifications", "auth", "twofactor"];
+
+const ROUTES: &[Route] = &[route("GET", "/api/health", health)];
+
+/// The wasi:http export (wasm only: native builds are for unit tests). The
+/// macro's glue needs `unsafe`; nothing else may.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod entry {
+    use spin_sdk::http::{IncomingRequest, Response};
+
+    #[spin_sdk::http_component]
+    async fn handle(req: IncomingRequest) -> Response {
+        super::handle(req).await
+    }
+}
+
+/// Entry point (public so native builds see it used).
+pub async fn handle(req: IncomingRequest) -> Response {
+    let path = req.path_with_query().unwrap_or_default();
+    if path.starts_with("/api/") || path == "/api" {
+        edgedesk_web::serve(req, ROUTES).await
+    } else {
+        static_files::serve(req).await
+    }
+}
+
+fn health(_: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    Ok(Resp::json(
+        200,
+        &serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "components": COMPONENTS,
+        }),
+    ))
+}

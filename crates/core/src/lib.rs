@@ -1,0 +1,31 @@
+//! EdgeDesk core: everything the components share that does not need the Spin SDK.
+//!
+//! Domain code takes `&dyn Sql`, `&dyn Kv`, `&dyn Clock` and `&dyn Random` so it runs
+//! natively in unit tests (feature `native`) and inside wasm on Spin alike.
+
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod kv;
+pub mod migrate;
+pub mod outbox;
+pub mod password;
+pub mod random;
+pub mod rate_limit;
+pub mod session;
+pub mod settings;
+pub mod token;
+pub mod users;
+pub mod validate;
+
+#[cfg(feature = "native")]
+pub mod native;
+
+pub use clock::Clock;
+pub use db::{Row, Rows, Sql, Value};
+pub use error::ApiError;
+pub use kv::Kv;
+pub use random::Random;
+
+/// Result type used across domain code.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;

@@ -1,0 +1,126 @@
+//! Forward-only schema migrations, embedded in order.
+//!
+//! Every component calls [`ensure_schema`] before touching the database: whichever
+//! request comes first after a deploy migrates, under `BEGIN IMMEDIATE` so two
+//! instances never apply the same step. `PRAGMA user_version` records progress.
+
+use crate::db::{DbError, Sql, transaction};
+
+/// The migrations, in order. Append only; never edit a released one.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        include_str!("../../../migrations/0001_foundation.sql"),
+    ),
+    (
+        "0002_accounts",
+        include_str!("../../../migrations/0002_accounts.sql"),
+    ),
+];
+
+fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
+    sql.execute("PRAGMA user_version", &[])?
+        .first()
+        .map(|r| r.i64(0))
+        .transpose()
+        .map(|v| v.unwrap_or(0))
+}
+
+/// Splits a migration file into statements: `;` at the end of a line ends one.
+/// Comment-only chunks are dropped.
+pub fn statements(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in script.lines() {
+        let code = line.trim();
+        if code.starts_with("--") {
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+        if code.ends_with(';') {
+            let s = cur.trim().trim_end_matches(';').trim().to_owned();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            cur.clear();
+        }
+    }
+    let rest = cur.trim();
+    if !rest.is_empty() {
+        out.push(rest.to_owned());
+    }
+    out
+}
+
+/// Brings the schema up to date. Cheap when it already is: one PRAGMA read.
+pub fn ensure_schema(sql: &dyn Sql) -> Result<(), DbError> {
+    let target = MIGRATIONS.len() as i64;
+    let v = user_version(sql)?;
+    if v == target {
+        return Ok(());
+    }
+    if v > target {
+        return Err(DbError::Sqlite(format!(
+            "database schema version {v} is newer than this build ({target})"
+        )));
+    }
+    if v == 0 {
+        // WAL persists in the file, so real Spin benefits too; it cannot change
+        // inside a transaction. A host that refuses (e.g. in-memory) is fine.
+        let _ = sql.execute("PRAGMA journal_mode=WAL", &[]);
+    }
+    transaction(sql, || {
+        // Another instance may have migrated while we waited for the lock.
+        let v = user_version(sql)?;
+        for (_, script) in MIGRATIONS.iter().skip(v.max(0) as usize) {
+            for stmt in statements(script) {
+                sql.execute(&stmt, &[])?;
+            }
+        }
+        sql.execute(&format!("PRAGMA user_version = {target}"), &[])?;
+        Ok(())
+    })
+}
+
+#[cfg(all(test, feature = "native"))]
+mod tests {
+    use super::*;
+    use crate::native::NativeSql;
+
+    #[test]
+    fn migration_count_is_pinned() {
+        // Bump this together with a new file in migrations/: a migration that
+        // disappears or is reordered must fail loudly.
+        let names: Vec<&str> = MIGRATIONS.iter().map(|m| m.0).collect();
+        assert_eq!(names, ["0001_foundation", "0002_accounts"]);
+    }
+
+    #[test]
+    fn ensure_schema_applies_once_and_is_idempotent() {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        assert_eq!(user_version(&db).unwrap(), MIGRATIONS.len() as i64);
+        ensure_schema(&db).unwrap();
+        let rows = db
+            .execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='outbox'",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(rows.rows.len(), 1);
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let db = NativeSql::memory();
+        db.execute("PRAGMA user_version = 999", &[]).unwrap();
+        assert!(ensure_schema(&db).is_err());
+    }
+
+    #[test]
+    fn statements_split_on_line_end_semicolons() {
+        let s = statements("-- c\nCREATE TABLE a (x);\nCREATE INDEX i\n  ON a (x);\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x)", "CREATE INDEX i\n  ON a (x)"]);
+    }
+}

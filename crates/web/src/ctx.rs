@@ -1,0 +1,232 @@
+//! Per-request context: the request, lazily opened stores, clock, randomness,
+//! variables, the session, and what to do after the handler (cookies, mail kick).
+
+use std::cell::{Cell, OnceCell, RefCell};
+
+use edgedesk_core::clock::SystemClock;
+use edgedesk_core::random::OsRandom;
+use edgedesk_core::session::{self as core_session, Session, Stage};
+use edgedesk_core::settings::is_local_http;
+use edgedesk_core::token::ct_eq;
+use edgedesk_core::{ApiError, Clock, Kv, Random, Sql};
+
+use crate::request::Req;
+use crate::session::{COOKIE, clear_cookie, set_cookie};
+use crate::spin_store::{SpinKv, SpinSql};
+
+pub struct Ctx {
+    pub req: Req,
+    sql: OnceCell<SpinSql>,
+    kv: OnceCell<SpinKv>,
+    pub clock: SystemClock,
+    pub rng: OsRandom,
+    session: OnceCell<Option<Session>>,
+    pub(crate) set_cookies: RefCell<Vec<String>>,
+    pub(crate) kick: Cell<bool>,
+}
+
+impl Ctx {
+    pub fn new(req: Req) -> Self {
+        Self {
+            req,
+            sql: OnceCell::new(),
+            kv: OnceCell::new(),
+            clock: SystemClock,
+            rng: OsRandom,
+            session: OnceCell::new(),
+            set_cookies: RefCell::new(Vec::new()),
+            kick: Cell::new(false),
+        }
+    }
+
+    /// The `default` database, opened on first use and migrated if behind.
+    pub fn sql(&self) -> Result<&dyn Sql, ApiError> {
+        if let Some(s) = self.sql.get() {
+            return Ok(s);
+        }
+        let conn = SpinSql::open_default()?;
+        edgedesk_core::migrate::ensure_schema(&conn)?;
+        Ok(self.sql.get_or_init(|| conn))
+    }
+
+    /// The `default` key-value store, opened on first use.
+    pub fn kv(&self) -> Result<&dyn Kv, ApiError> {
+        if let Some(s) = self.kv.get() {
+            return Ok(s);
+        }
+        let store = SpinKv::open_default()?;
+        Ok(self.kv.get_or_init(|| store))
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &self.clock
+    }
+
+    pub fn rng(&self) -> &dyn Random {
+        &self.rng
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// A Spin variable this component declares; a missing one is a deploy error.
+    pub fn var(&self, name: &str) -> Result<String, ApiError> {
+        spin_sdk::variables::get(name)
+            .map_err(|e| ApiError::internal(format!("variable {name}: {e}")))
+    }
+
+    /// A variable, or `default` when it is not declared or empty.
+    pub fn var_or(&self, name: &str, default: &str) -> String {
+        match spin_sdk::variables::get(name) {
+            Ok(v) if !v.is_empty() => v,
+            _ => default.to_owned(),
+        }
+    }
+
+    /// `public_base_url` without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.var_or("public_base_url", "http://127.0.0.1:3000")
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Cookies are `Secure` except on plain-http localhost.
+    pub fn secure_cookies(&self) -> bool {
+        !is_local_http(&self.base_url())
+    }
+
+    /// The key for signed links and keyed hashes (see `core::settings::link_key`).
+    pub fn link_key(&self) -> Result<Vec<u8>, ApiError> {
+        let secret = self.var_or("link_secret", "");
+        edgedesk_core::settings::link_key(self.sql()?, &self.rng, &secret, &self.base_url())
+    }
+
+    /// Asks the notifications component to deliver queued mail once the handler
+    /// has answered (its transaction is committed by then).
+    pub fn kick_mail(&self) {
+        self.kick.set(true);
+    }
+
+    /// The caller's live session, if the cookie names one. Loaded once.
+    pub fn session(&self) -> Result<Option<&Session>, ApiError> {
+        if let Some(s) = self.session.get() {
+            return Ok(s.as_ref());
+        }
+        let loaded = match self.req.cookie(COOKIE) {
+            Some(token) => core_session::load(self.sql()?, &self.clock, token)?,
+            None => None,
+        };
+        Ok(self.session.get_or_init(|| loaded).as_ref())
+    }
+
+    /// The session at one of `stages`, or the contract's 401.
+    pub fn require_stage(&self, stages: &[Stage]) -> Result<&Session, ApiError> {
+        let s = self
+            .session()?
+            .ok_or_else(|| ApiError::unauthorized("not_signed_in", "Please sign in."))?;
+        if stages.contains(&s.stage) {
+            return Ok(s);
+        }
+        Err(match s.stage {
+            Stage::PasswordOk => ApiError::unauthorized(
+                "second_factor_required",
+                "Confirm your second factor to continue.",
+            ),
+            Stage::Needs2faSetup => ApiError::unauthorized(
+                "second_factor_setup_required",
+                "Set up a second factor to continue.",
+            ),
+            Stage::Full => ApiError::forbidden("not_allowed", "This step is already done."),
+        })
+    }
+
+    /// A fully signed-in session.
+    pub fn require_full(&self) -> Result<&Session, ApiError> {
+        self.require_stage(&[Stage::Full])
+    }
+
+    /// CSRF: a state-changing request made with a live session cookie must carry
+    /// `X-CSRF-Token` equal to the session's token (compared in constant time).
+    pub fn check_csrf(&self) -> Result<(), ApiError> {
+        if !self.req.is_unsafe_method() {
+            return Ok(());
+        }
+        let Some(s) = self.session()? else {
+            return Ok(());
+        };
+        let sent = self.req.header("x-csrf-token").unwrap_or("");
+        if ct_eq(sent.as_bytes(), s.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "csrf_failed",
+                "The security token is missing or wrong. Reload the page and try again.",
+            ))
+        }
+    }
+
+    /// Starts a session and sets its cookie.
+    pub fn start_session(
+        &self,
+        user_id: &str,
+        stage: Stage,
+        remember: bool,
+    ) -> Result<Session, ApiError> {
+        // A session the browser already had ends: sign-in always rotates the token.
+        if let Some(old) = self.session()? {
+            core_session::destroy(self.sql()?, &old.token_hash)?;
+        }
+        let (token, s) = core_session::create(
+            self.sql()?,
+            &self.clock,
+            &self.rng,
+            user_id,
+            stage,
+            remember,
+        )?;
+        self.set_cookies
+            .borrow_mut()
+            .push(set_cookie(&token, remember, self.secure_cookies()));
+        Ok(s)
+    }
+
+    /// Moves the current session to `stage` under a fresh token (and cookie).
+    pub fn change_stage(
+        &self,
+        stage: Stage,
+        second_factor_verified: bool,
+    ) -> Result<Session, ApiError> {
+        let old = self
+            .session()?
+            .ok_or_else(|| ApiError::unauthorized("not_signed_in", "Please sign in."))?;
+        let (token, s) = core_session::rotate(
+            self.sql()?,
+            &self.clock,
+            &self.rng,
+            old,
+            stage,
+            second_factor_verified,
+        )?;
+        self.set_cookies
+            .borrow_mut()
+            .push(set_cookie(&token, s.remember, self.secure_cookies()));
+        Ok(s)
+    }
+
+    /// Ends the current session and clears the cookie.
+    pub fn end_session(&self) -> Result<(), ApiError> {
+        if let Some(s) = self.session()? {
+            core_session::destroy(self.sql()?, &s.token_hash)?;
+        }
+        self.set_cookies
+            .borrow_mut()
+            .push(clear_cookie(self.secure_cookies()));
+        Ok(())
+    }
+
+    /// Adds a `Set-Cookie` to the answer (e.g. a trusted-device cookie).
+    pub fn add_cookie(&self, cookie: String) {
+        self.set_cookies.borrow_mut().push(cookie);
+    }
+}

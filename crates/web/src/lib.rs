@@ -1,0 +1,20 @@
+//! Spin glue shared by every EdgeDesk component.
+//!
+//! A component's entry point is one line: `edgedesk_web::serve(req, ROUTES).await`.
+//! `serve` reads the request (with a body limit), applies the CSRF rule, routes to a
+//! handler, turns `ApiError` into the contract's JSON body, adds the security
+//! headers and session cookies, and kicks mail delivery when a handler queued mail.
+
+pub mod ctx;
+pub mod request;
+pub mod response;
+pub mod router;
+pub mod session;
+pub mod spin_store;
+
+pub use ctx::Ctx;
+pub use edgedesk_core::{ApiError, Result};
+pub use request::Req;
+pub use response::Resp;
+pub use router::{Params, Route, serve};
+pub use session::{Session, Stage};

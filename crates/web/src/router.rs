@@ -1,0 +1,186 @@
+//! The route table and the component entry point.
+
+use spin_sdk::http::{IncomingRequest, Response};
+
+use edgedesk_core::ApiError;
+
+use crate::ctx::Ctx;
+use crate::request::{JSON_LIMIT, Req};
+use crate::response::Resp;
+
+/// Path parameters by name, e.g. `{id}`.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(&'static str, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+pub type Handler = fn(&Ctx, &Params) -> Result<Resp, ApiError>;
+
+/// One row of a component's route table: `METHOD /path/{param}`.
+pub struct Route {
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub handler: Handler,
+}
+
+/// Shorthand for route tables.
+pub const fn route(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        pattern,
+        handler,
+    }
+}
+
+/// Matches `path` against `pattern`; `{name}` matches one non-empty segment.
+fn matches(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut params = Vec::new();
+    let mut ps = pattern.trim_end_matches('/').split('/');
+    let mut xs = path.trim_end_matches('/').split('/');
+    loop {
+        match (ps.next(), xs.next()) {
+            (None, None) => return Some(Params(params)),
+            (Some(p), Some(x)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    let v = crate::request::percent_decode(x)?;
+                    if v.is_empty() {
+                        return None;
+                    }
+                    params.push((name, v));
+                } else if p != x {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the handler: 404 when no pattern matches, 405 when only the method is wrong.
+pub fn find<'a>(
+    routes: &'a [Route],
+    method: &str,
+    path: &str,
+) -> Result<(&'a Route, Params), ApiError> {
+    let mut allow = Vec::new();
+    for r in routes {
+        if let Some(p) = matches(r.pattern, path) {
+            if r.method == method || (method == "HEAD" && r.method == "GET") {
+                return Ok((r, p));
+            }
+            allow.push(r.method);
+        }
+    }
+    if allow.is_empty() {
+        Err(ApiError::NotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed { allow })
+    }
+}
+
+/// The whole life of a request in a component.
+pub async fn serve(incoming: IncomingRequest, routes: &[Route]) -> Response {
+    serve_with_limit(incoming, routes, JSON_LIMIT).await
+}
+
+pub async fn serve_with_limit(
+    incoming: IncomingRequest,
+    routes: &[Route],
+    limit: usize,
+) -> Response {
+    let req = match Req::read(incoming, limit).await {
+        Ok(r) => r,
+        Err(e) => return Resp::error(&e).secured().into_spin(),
+    };
+    let ctx = Ctx::new(req);
+    let resp = match handle(&ctx, routes) {
+        Ok(r) => r,
+        Err(e) => {
+            if let ApiError::Internal(cause) = &e {
+                // The cause goes to the log only; it may name tables or paths.
+                eprintln!("error: {} {}: {cause}", ctx.req.method, ctx.req.path);
+            }
+            Resp::error(&e)
+        }
+    };
+    let mut resp = resp.secured();
+    for c in ctx.set_cookies.borrow().iter() {
+        resp.headers.push(("set-cookie".into(), c.clone()));
+    }
+    if ctx.kick.get() {
+        kick_delivery().await;
+    }
+    resp.into_spin()
+}
+
+fn handle(ctx: &Ctx, routes: &[Route]) -> Result<Resp, ApiError> {
+    let (route, params) = find(routes, &ctx.req.method, &ctx.req.path)?;
+    ctx.check_csrf()?;
+    (route.handler)(ctx, &params)
+}
+
+/// Local service chaining to the notifications component. Failure is logged, not
+/// fatal: the mail stays queued and the scheduled kick delivers it later.
+async fn kick_delivery() {
+    let req = spin_sdk::http::Request::post(
+        "http://notifications.spin.internal/api/notifications/deliver",
+        Vec::<u8>::new(),
+    )
+    .build();
+    match spin_sdk::http::send::<_, spin_sdk::http::Response>(req).await {
+        Ok(r) if (200..300).contains(r.status()) => {}
+        Ok(r) => eprintln!("mail kick: notifications answered {}", r.status()),
+        Err(e) => eprintln!("mail kick failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+        Ok(Resp::no_content())
+    }
+
+    const ROUTES: &[Route] = &[
+        route("GET", "/api/things/{id}", ok),
+        route("DELETE", "/api/things/{id}", ok),
+        route("GET", "/api/things", ok),
+        route("POST", "/api/things/{id}/rating", ok),
+    ];
+
+    #[test]
+    fn params_are_extracted_and_decoded() {
+        let (r, p) = find(ROUTES, "GET", "/api/things/SD%2D12").unwrap();
+        assert_eq!(r.pattern, "/api/things/{id}");
+        assert_eq!(p.get("id"), "SD-12");
+        let (r, p) = find(ROUTES, "POST", "/api/things/7/rating").unwrap();
+        assert_eq!(r.pattern, "/api/things/{id}/rating");
+        assert_eq!(p.get("id"), "7");
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow_and_unknown_is_404() {
+        match find(ROUTES, "PUT", "/api/things/1") {
+            Err(ApiError::MethodNotAllowed { allow }) => assert_eq!(allow, vec!["GET", "DELETE"]),
+            _ => panic!("expected 405"),
+        }
+        assert!(matches!(
+            find(ROUTES, "GET", "/api/nothing"),
+            Err(ApiError::NotFound)
+        ));
+        assert!(matches!(
+            find(ROUTES, "GET", "/api/things//rating"),
+            Err(ApiError::NotFound)
+        ));
+        assert!(find(ROUTES, "HEAD", "/api/things").is_ok());
+    }
+}
