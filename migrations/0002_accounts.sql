@@ -15,6 +15,9 @@ CREATE TABLE users (
     organization_id    TEXT,
     access             TEXT NOT NULL DEFAULT 'none'
                        CHECK (access IN ('none', 'pending', 'approved')),
+    -- Set by password lockout (auth) and second-factor lockout (twofactor,
+    -- through core::users::lock_until): sign-in answers 423 until then.
+    locked_until       INTEGER,
     created_at         INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL
 ) STRICT;

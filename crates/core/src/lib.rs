@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod password;
 pub mod random;
 pub mod rate_limit;
+pub mod second_factor;
 pub mod session;
 pub mod settings;
 pub mod token;

@@ -43,3 +43,37 @@ pub fn role(sql: &dyn Sql, user_id: &str) -> Result<Option<Role>, ApiError> {
         None => Ok(None),
     }
 }
+
+const LOCKED_UNTIL: &str = "SELECT locked_until FROM users WHERE id = ?";
+const LOCK: &str =
+    "UPDATE users SET locked_until = max(coalesce(locked_until, 0), ?2) WHERE id = ?1";
+
+/// When the account's lock ends, if it is locked at `now`.
+pub fn locked_until(sql: &dyn Sql, user_id: &str, now: i64) -> Result<Option<i64>, ApiError> {
+    let rows = sql.execute(LOCKED_UNTIL, params![user_id])?;
+    Ok(rows
+        .first()
+        .map(|r| r.opt_i64(0))
+        .transpose()?
+        .flatten()
+        .filter(|until| *until > now))
+}
+
+/// Locks the account until `until` (never shortens an existing lock).
+pub fn lock_until(sql: &dyn Sql, user_id: &str, until: i64) -> Result<(), ApiError> {
+    sql.execute(LOCK, params![user_id, until])?;
+    Ok(())
+}
+
+/// The contract's 423 for a locked account.
+pub fn locked_error(until: i64, now: i64) -> ApiError {
+    let secs = (until - now).max(1);
+    ApiError::Locked {
+        code: "account_locked",
+        message: format!(
+            "This account is locked for security. Try again in {} minutes.",
+            secs.div_ceil(60)
+        ),
+        retry_after_s: secs,
+    }
+}
