@@ -72,7 +72,7 @@ pub fn locked_error(until: i64, now: i64) -> ApiError {
         code: "account_locked",
         message: format!(
             "This account is locked for security. Try again in {} minutes.",
-            secs.div_ceil(60)
+            (secs + 59) / 60
         ),
         retry_after_s: secs,
     }
