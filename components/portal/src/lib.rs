@@ -40,13 +40,15 @@ pub async fn handle(req: IncomingRequest) -> Response {
     }
 }
 
-fn health(_: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+fn health(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     Ok(Resp::json(
         200,
         &serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
             "components": COMPONENTS,
+            // Added to the contract's fields so pages can show the configured name.
+            "portal_name": ctx.var_or("portal_name", "EdgeDesk Service Desk"),
         }),
     ))
 }
