@@ -1,0 +1,513 @@
+//! The wasmtime side: one engine, components compiled once, a fresh store and
+//! instance per request.
+//!
+//! Like Spin, every request gets a new `Store` and a new instance made from a
+//! pre-instantiated component (`ProxyPre`), so nothing survives in guest
+//! memory between requests. The pooling allocator keeps that cheap. Epoch
+//! interruption makes long-running guests yield to other requests instead of
+//! holding a worker thread.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, anyhow, bail};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::bindings::fermyon::spin;
+use crate::files;
+use crate::headers;
+use crate::manifest::App;
+use crate::outbound::{AllowedHosts, OutboundHooks};
+use crate::routes::{RouteMatch, Router};
+use crate::runtime_config::RuntimeConfig;
+use crate::spin_kv::{self, KvState, KvStores};
+use crate::spin_sqlite::{SqliteDbs, SqliteState};
+use crate::variables::{self, EnvSource, VariablesState};
+
+/// Client address Spin reports for service-chained requests.
+pub const CHAINED_CLIENT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// Everything one instance can reach; the `T` of `Store<T>`.
+pub struct HostState {
+    pub(crate) table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: OutboundHooks,
+    pub(crate) kv: KvState,
+    pub(crate) sqlite: SqliteState,
+    pub(crate) variables: VariablesState,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ engine
+
+static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+
+type CompiledKey = (PathBuf, u64, Option<SystemTime>);
+static COMPILED: OnceLock<Mutex<HashMap<CompiledKey, Component>>> = OnceLock::new();
+
+/// The process-wide engine (shared so tests that boot many apps compile each
+/// component once and share one instance pool).
+pub fn engine() -> anyhow::Result<Engine> {
+    let result = ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(1000)
+            .total_core_instances(4000)
+            .total_memories(1000)
+            .total_tables(2000)
+            .total_stacks(1000)
+            .max_memory_size(1 << 30);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os("EDGEDESK_NO_COMPILE_CACHE").is_none() {
+            match wasmtime::Cache::from_file(None) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => eprintln!("edgedesk: compile cache disabled: {e:#}"),
+            }
+        }
+        let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+        let ticker = engine.weak();
+        // Epoch ticks let long guest computations yield (Spin does the same).
+        let spawned = std::thread::Builder::new()
+            .name("edgedesk-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            });
+        if let Err(e) = spawned {
+            return Err(format!("cannot start epoch thread: {e}"));
+        }
+        Ok(engine)
+    });
+    result
+        .clone()
+        .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))
+}
+
+fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+    let meta = std::fs::metadata(path)?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let cache = COMPILED.get_or_init(Default::default);
+    if let Ok(cache) = cache.lock()
+        && let Some(c) = cache.get(&key)
+    {
+        return Ok(c.clone());
+    }
+    let component = Component::from_file(engine, path)?;
+    if let Ok(mut cache) = cache.lock() {
+        cache.insert(key, component.clone());
+    }
+    Ok(component)
+}
+
+// -------------------------------------------------------------- runtime
+
+/// A component ready to serve requests.
+pub struct ComponentRuntime {
+    pub id: Arc<str>,
+    pre: ProxyPre<HostState>,
+    environment: Vec<(String, String)>,
+    preopens: Vec<(PathBuf, String)>,
+    allowed_hosts: Arc<AllowedHosts>,
+    variables: Arc<HashMap<String, String>>,
+    kv_allowed: Arc<HashSet<String>>,
+    sqlite_allowed: Arc<HashSet<String>>,
+}
+
+/// A loaded app: routes, compiled components and storage.
+pub struct AppRuntime {
+    engine: Engine,
+    pub(crate) router: Router,
+    components: HashMap<String, ComponentRuntime>,
+    kv: Arc<KvStores>,
+    sqlite: Arc<SqliteDbs>,
+    base: String,
+    self_origin: OnceLock<String>,
+    pub(crate) secrets: Vec<String>,
+    _mounts: Vec<files::Mounts>,
+}
+
+impl AppRuntime {
+    /// Validates storage and variables, compiles every component.
+    pub fn load(app: &App, rc: &RuntimeConfig, env: &EnvSource) -> anyhow::Result<Arc<Self>> {
+        let resolved = variables::resolve(app, env)?;
+        let secrets = app
+            .variables
+            .iter()
+            .filter(|(_, v)| v.secret)
+            .filter_map(|(k, _)| resolved.app.get(k))
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect();
+
+        // Spin refuses to start when a component lists a store or database
+        // that is not defined; so do we.
+        let mut kv = KvStores::default();
+        let mut missing_db = Vec::new();
+        for (id, c) in &app.components {
+            for label in &c.key_value_stores {
+                let Some(loc) = rc.key_value.get(label) else {
+                    bail!(
+                        "unknown key_value_stores label {label:?} for component {id:?}: define [key_value_store.{label}] in a runtime config file"
+                    );
+                };
+                if !kv.stores.contains_key(label) {
+                    let backend = spin_kv::Backend::open(loc.clone())
+                        .with_context(|| format!("key-value store {label:?}"))?;
+                    kv.stores.insert(label.clone(), Arc::new(backend));
+                }
+            }
+            for label in &c.sqlite_databases {
+                if !rc.sqlite.contains_key(label) {
+                    missing_db.push(format!("- Component {id} uses database '{label}'"));
+                }
+            }
+        }
+        if !missing_db.is_empty() {
+            bail!(
+                "One or more components use SQLite databases which are not defined. Check the spelling, or pass a runtime configuration file that defines these databases.\n{}",
+                missing_db.join("\n")
+            );
+        }
+        let sqlite = SqliteDbs {
+            databases: rc
+                .sqlite
+                .iter()
+                .filter(|(label, _)| {
+                    app.components
+                        .values()
+                        .any(|c| c.sqlite_databases.contains(label))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        sqlite.check()?;
+
+        let router = Router::build(app)?;
+        let engine = engine()?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        spin::key_value::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        spin::sqlite::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        spin::variables::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+
+        let mut components = HashMap::new();
+        let mut mounts = Vec::new();
+        for (id, c) in &app.components {
+            if !c.source.exists() {
+                bail!(
+                    "component {id:?}: {} not found. Build the app first: run `edgedesk build`, or add `--build` to `edgedesk up`",
+                    c.source.display()
+                );
+            }
+            let component = compile(&engine, &c.source)
+                .with_context(|| format!("component {id:?}: cannot load {}", c.source.display()))?;
+            let pre = linker.instantiate_pre(&component).map_err(|e| {
+                anyhow!("component {id:?} needs an import this host does not provide: {e:#}")
+            })?;
+            let pre = ProxyPre::new(pre).map_err(|e| {
+                anyhow!("component {id:?} is not an HTTP component (no wasi:http/incoming-handler export): {e:#}")
+            })?;
+            let hosts = variables::resolve_list(&c.allowed_outbound_hosts, &resolved.app)
+                .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
+            let allowed_hosts =
+                AllowedHosts::parse(&hosts).with_context(|| format!("component {id:?}"))?;
+            let m =
+                files::prepare(&app.dir, c).with_context(|| format!("component {id:?}: files"))?;
+            let preopens = m.preopens.clone();
+            mounts.push(m);
+            components.insert(
+                id.clone(),
+                ComponentRuntime {
+                    id: Arc::from(id.as_str()),
+                    pre,
+                    environment: c
+                        .environment
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    preopens,
+                    allowed_hosts: Arc::new(allowed_hosts),
+                    variables: resolved.components.get(id).cloned().unwrap_or_default(),
+                    kv_allowed: Arc::new(c.key_value_stores.iter().cloned().collect()),
+                    sqlite_allowed: Arc::new(c.sqlite_databases.iter().cloned().collect()),
+                },
+            );
+        }
+
+        Ok(Arc::new(Self {
+            engine,
+            router,
+            components,
+            kv: Arc::new(kv),
+            sqlite: Arc::new(sqlite),
+            base: app.base.clone(),
+            self_origin: OnceLock::new(),
+            secrets,
+            _mounts: mounts,
+        }))
+    }
+
+    /// Records the origin relative outbound requests go to (`http://addr`).
+    pub fn set_self_origin(&self, addr: SocketAddr) {
+        let _ = self.self_origin.set(format!("http://{addr}"));
+    }
+
+    pub(crate) fn self_origin(&self) -> Option<&str> {
+        self.self_origin.get().map(String::as_str)
+    }
+
+    /// True when the app has a component with this id.
+    pub fn has_component(&self, id: &str) -> bool {
+        self.components.contains_key(id)
+    }
+
+    fn new_store(self: &Arc<Self>, c: &ComponentRuntime) -> anyhow::Result<Store<HostState>> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(GuestOutput {
+            prefix: c.id.clone(),
+        })
+        .stderr(GuestOutput {
+            prefix: c.id.clone(),
+        })
+        .envs(&c.environment);
+        for (host, guest) in &c.preopens {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("cannot open {}", host.display()))?;
+        }
+        let state = HostState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks {
+                component_id: c.id.clone(),
+                allowed: c.allowed_hosts.clone(),
+                runtime: Arc::downgrade(self),
+            },
+            kv: KvState {
+                stores: self.kv.clone(),
+                allowed: c.kv_allowed.clone(),
+            },
+            sqlite: SqliteState {
+                dbs: self.sqlite.clone(),
+                allowed: c.sqlite_allowed.clone(),
+            },
+            variables: VariablesState {
+                component_id: c.id.clone(),
+                values: c.variables.clone(),
+            },
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(store)
+    }
+
+    /// Runs one request through the matched component; Spin's headers are
+    /// set here so direct and chained requests get the same treatment.
+    pub async fn handle(
+        self: &Arc<Self>,
+        mut req: http::Request<WasiBody>,
+        route: &RouteMatch,
+        client_addr: SocketAddr,
+    ) -> anyhow::Result<http::Response<HyperOutgoingBody>> {
+        let c = self
+            .components
+            .get(&route.component)
+            .ok_or_else(|| anyhow!("unknown component {:?}", route.component))?;
+        headers::apply(&mut req, route, client_addr, &self.base)?;
+        let mut store = self.new_store(c)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)?;
+        let out = store.data_mut().http().new_response_outparam(tx)?;
+        let pre = c.pre.clone();
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, out)
+                .await
+        });
+        match rx.await {
+            Ok(Ok(resp)) => {
+                let id = c.id.clone();
+                // The guest may still be streaming the body; report a late trap.
+                tokio::spawn(async move {
+                    match task.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => eprintln!("[{id}] guest failed after responding: {e:#}"),
+                        Err(e) => eprintln!("[{id}] guest task failed: {e}"),
+                    }
+                });
+                Ok(resp)
+            }
+            Ok(Err(code)) => bail!("guest answered with error code {code:?}"),
+            Err(_) => match task.await {
+                Ok(Ok(())) => bail!("guest returned without setting a response"),
+                Ok(Err(e)) => Err(anyhow::Error::from(e).context("guest trapped")),
+                Err(e) => Err(anyhow!("guest task failed: {e}")),
+            },
+        }
+    }
+
+    /// A service-chained request to `component` (Spin's synthetic `/...` match).
+    pub async fn handle_chained(
+        self: &Arc<Self>,
+        component: &str,
+        req: http::Request<WasiBody>,
+    ) -> anyhow::Result<http::Response<HyperOutgoingBody>> {
+        if !self.has_component(component) {
+            bail!("service chaining to unknown component {component:?}");
+        }
+        let route = RouteMatch::synthetic(component, req.uri().path());
+        self.handle(req, &route, CHAINED_CLIENT_ADDR).await
+    }
+
+    /// Average time to create a store and instantiate `component` from its
+    /// pre-instance, over `iterations` runs.
+    pub async fn measure_instantiation(
+        self: &Arc<Self>,
+        component: &str,
+        iterations: u32,
+    ) -> anyhow::Result<Duration> {
+        let c = self
+            .components
+            .get(component)
+            .ok_or_else(|| anyhow!("unknown component {component:?}"))?;
+        let started = Instant::now();
+        for _ in 0..iterations {
+            let mut store = self.new_store(c)?;
+            c.pre.instantiate_async(&mut store).await?;
+        }
+        Ok(started.elapsed() / iterations.max(1))
+    }
+
+    /// (component, route, wildcard) for each public route, for the banner.
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.router.routes()
+    }
+
+    /// Component ids, for the banner and the bench.
+    pub fn component_ids(&self) -> impl Iterator<Item = &str> {
+        self.components.keys().map(String::as_str)
+    }
+}
+
+// ------------------------------------------------------------ guest output
+
+/// Guest stdout/stderr: written to the host's stderr, one line at a time,
+/// prefixed with the component id.
+struct GuestOutput {
+    prefix: Arc<str>,
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(LineWriter {
+            prefix: self.prefix.clone(),
+            pending: Vec::new(),
+        })
+    }
+}
+
+struct LineWriter {
+    prefix: Arc<str>,
+    pending: Vec<u8>,
+}
+
+impl LineWriter {
+    fn emit(&mut self, all: bool) {
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
+        while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=pos).collect();
+            let _ = write!(err, "[{}] {}", self.prefix, String::from_utf8_lossy(&line));
+        }
+        if all && !self.pending.is_empty() {
+            let _ = writeln!(
+                err,
+                "[{}] {}",
+                self.prefix,
+                String::from_utf8_lossy(&self.pending)
+            );
+            self.pending.clear();
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for LineWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.pending.extend_from_slice(buf);
+        // Bound memory for output without newlines.
+        let all = self.pending.len() > 64 * 1024;
+        self.emit(all);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.emit(true);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.emit(true);
+    }
+}

@@ -1,0 +1,234 @@
+//! `edgedesk`: the command line of the host, shaped like Spin's.
+//!
+//! `edgedesk up` takes `spin up`'s flags with the same meaning, `edgedesk
+//! build` is `spin build`, and `edgedesk bench` measures the host. Errors are
+//! printed as one line and exit with status 1.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use edgedesk_host::{UpOptions, bench, build, start};
+
+#[derive(Parser)]
+#[command(
+    name = "edgedesk",
+    version,
+    about = "Run a Spin app on EdgeDesk's wasmtime host"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the app (like `spin up`).
+    Up {
+        /// The application to run: spin.toml or the folder holding it.
+        #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+        from: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// Run the build commands before starting.
+        #[arg(long)]
+        build: bool,
+        /// Runtime configuration file (key-value stores, SQLite databases).
+        #[arg(long = "runtime-config-file")]
+        runtime_config_file: Option<PathBuf>,
+        /// Directory for local state (default `.spin` beside spin.toml).
+        #[arg(long = "state-dir")]
+        state_dir: Option<PathBuf>,
+        /// Seconds between delivery kicks to the `notifications` component (0 disables).
+        #[arg(long = "kick-interval", default_value_t = 30)]
+        kick_interval: u64,
+        /// Do not log one line per request.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run each component's build command (like `spin build`).
+    Build {
+        #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+        from: PathBuf,
+    },
+    /// Load-test the app over loopback and time instance creation.
+    Bench {
+        /// The application to start (ignored with --url).
+        #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+        from: PathBuf,
+        /// Target an already running server instead (http://127.0.0.1:PORT).
+        #[arg(long)]
+        url: Option<String>,
+        /// Run the build commands first.
+        #[arg(long)]
+        build: bool,
+        /// Paths to request, in turn.
+        #[arg(long = "path", default_value = "/")]
+        paths: Vec<String>,
+        /// Connection counts to run, e.g. `16,64`.
+        #[arg(short = 'c', long, value_delimiter = ',', default_value = "16,64")]
+        connections: Vec<usize>,
+        /// Seconds per run.
+        #[arg(short = 'd', long, default_value_t = 10)]
+        duration: u64,
+        /// Instantiations to average per component (0 skips).
+        #[arg(long = "instantiations", default_value_t = 2000)]
+        instantiations: u32,
+        /// Runtime configuration file for the started app.
+        #[arg(long = "runtime-config-file")]
+        runtime_config_file: Option<PathBuf>,
+        /// State directory for the started app.
+        #[arg(long = "state-dir")]
+        state_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Build { from } => build(&from),
+        Command::Up {
+            from,
+            listen,
+            build: do_build,
+            runtime_config_file,
+            state_dir,
+            kick_interval,
+            quiet,
+        } => {
+            if do_build {
+                build(&from)?;
+            }
+            let mut opts = UpOptions::new(&from);
+            opts.listen = listen;
+            opts.runtime_config = runtime_config_file;
+            opts.state_dir = state_dir;
+            opts.kick_interval = (kick_interval > 0).then(|| Duration::from_secs(kick_interval));
+            opts.log_requests = !quiet;
+            let app = start(opts).await?;
+            print_banner(&app);
+            wait_for_signal().await;
+            eprintln!("Shutting down...");
+            app.shutdown().await;
+            Ok(())
+        }
+        Command::Bench {
+            from,
+            url,
+            build: do_build,
+            paths,
+            connections,
+            duration,
+            instantiations,
+            runtime_config_file,
+            state_dir,
+        } => {
+            let duration = Duration::from_secs(duration.max(1));
+            let (addr, host, app) = match url {
+                Some(url) => {
+                    let (addr, host) = bench::parse_target(&url)?;
+                    (addr, host, None)
+                }
+                None => {
+                    if do_build {
+                        build(&from)?;
+                    }
+                    let mut opts = UpOptions::new(&from);
+                    opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+                    opts.runtime_config = runtime_config_file;
+                    opts.state_dir = state_dir;
+                    opts.kick_interval = None;
+                    opts.log_requests = false;
+                    let app = start(opts).await?;
+                    let addr = app.addr();
+                    (addr, addr.to_string(), Some(app))
+                }
+            };
+            println!("edgedesk bench against http://{host}");
+            for c in connections {
+                // A short warm-up so the first run does not pay for cold caches.
+                bench::run_load(addr, &host, &paths, c, Duration::from_secs(1)).await?;
+                let stats = bench::run_load(addr, &host, &paths, c, duration).await?;
+                println!("{}", bench::report(c, duration, &stats));
+            }
+            if let Some(app) = app {
+                if instantiations > 0 {
+                    let mut ids: Vec<String> =
+                        app.runtime().component_ids().map(str::to_owned).collect();
+                    ids.sort();
+                    for id in ids {
+                        let avg = app
+                            .runtime()
+                            .measure_instantiation(&id, instantiations)
+                            .await?;
+                        println!(
+                            "instance creation ({id}): {:.1} µs average over {instantiations}",
+                            avg.as_secs_f64() * 1e6
+                        );
+                    }
+                }
+                app.shutdown().await;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_banner(app: &edgedesk_host::RunningApp) {
+    let addr = app.addr();
+    println!("Serving http://{addr}");
+    println!("Available Routes:");
+    for (component, route, wildcard) in app.runtime().routes() {
+        let route = if route.is_empty() { "/" } else { route };
+        let shown = route.strip_suffix("/...").unwrap_or(route);
+        println!(
+            "  {component}: http://{addr}{shown}{}",
+            if wildcard { " (wildcard)" } else { "" }
+        );
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,234 @@
+//! `fermyon:spin/key-value@2.0.0` on SQLite, laid out like Spin's local store.
+//!
+//! Spin's `spin` key-value backend keeps every store of one file in a table
+//! `spin_key_value(store, key, value)`; the `default` store lives in
+//! `<state-dir>/sqlite_key_value.db`. Using the same file and table means data
+//! written under `spin up` is visible here and the other way round.
+//!
+//! Access rules are Spin's: `open` of a label the component did not list in
+//! `key_value_stores` is `access-denied` (whether or not the store exists);
+//! labels a component lists must be defined (start-up fails otherwise), so
+//! `no-such-store` is never seen by a correctly started app.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use rusqlite::{Connection, OptionalExtension as _};
+use wasmtime::component::Resource;
+
+use crate::bindings::fermyon::spin::key_value::{self, Error};
+use crate::engine::HostState;
+
+/// Where a store's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Memory,
+    File(PathBuf),
+}
+
+/// One backing SQLite connection, shared by every request (as in Spin).
+pub struct Backend {
+    conn: Mutex<Connection>,
+    pub location: Location,
+}
+
+impl Backend {
+    /// Opens (creating if needed) the database and the `spin_key_value` table.
+    pub fn open(location: Location) -> anyhow::Result<Self> {
+        let conn = match &location {
+            Location::Memory => Connection::open_in_memory()?,
+            Location::File(path) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                Connection::open(path)
+                    .with_context(|| format!("cannot open key-value store {}", path.display()))?
+            }
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL,
+                key   TEXT NOT NULL,
+                value BLOB NOT NULL,
+                PRIMARY KEY (store, key)
+            )",
+            [],
+        )?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            location,
+        })
+    }
+}
+
+/// All stores defined for the app: label -> backend.
+#[derive(Default)]
+pub struct KvStores {
+    pub stores: HashMap<String, Arc<Backend>>,
+}
+
+/// An open store handle (the `store` resource).
+pub struct KvStore {
+    label: String,
+    backend: Arc<Backend>,
+}
+
+/// Per-instance state.
+pub struct KvState {
+    pub stores: Arc<KvStores>,
+    pub allowed: Arc<HashSet<String>>,
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+/// Runs blocking SQLite work off the async executor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.map_err(other)?
+}
+
+impl KvStore {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let backend = self.backend.clone();
+        let label = self.label.clone();
+        blocking(move || {
+            let conn = backend
+                .conn
+                .lock()
+                .map_err(|_| other("store lock poisoned"))?;
+            f(&conn, &label).map_err(other)
+        })
+        .await
+    }
+}
+
+impl key_value::Host for HostState {}
+
+impl key_value::HostStore for HostState {
+    async fn open(&mut self, label: String) -> Result<Resource<KvStore>, Error> {
+        if !self.kv.allowed.contains(&label) {
+            return Err(Error::AccessDenied);
+        }
+        let backend = self
+            .kv
+            .stores
+            .stores
+            .get(&label)
+            .cloned()
+            .ok_or(Error::NoSuchStore)?;
+        self.table
+            .push(KvStore { label, backend })
+            .map_err(|_| Error::StoreTableFull)
+    }
+
+    async fn get(
+        &mut self,
+        store: Resource<KvStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let store = self.table.get(&store).map_err(other)?;
+        store
+            .run(move |c, label| {
+                c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                    .query_row((label, &key), |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .await
+    }
+
+    async fn set(
+        &mut self,
+        store: Resource<KvStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), Error> {
+        let store = self.table.get(&store).map_err(other)?;
+        store
+            .run(move |c, label| {
+                c.prepare_cached(
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(store, key) DO UPDATE SET value = ?3",
+                )?
+                .execute((label, &key, &value))
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn delete(&mut self, store: Resource<KvStore>, key: String) -> Result<(), Error> {
+        let store = self.table.get(&store).map_err(other)?;
+        store
+            .run(move |c, label| {
+                c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                    .execute((label, &key))
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn exists(&mut self, store: Resource<KvStore>, key: String) -> Result<bool, Error> {
+        let store = self.table.get(&store).map_err(other)?;
+        store
+            .run(move |c, label| {
+                c.prepare_cached(
+                    "SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2 LIMIT 1",
+                )?
+                .exists((label, &key))
+            })
+            .await
+    }
+
+    async fn get_keys(&mut self, store: Resource<KvStore>) -> Result<Vec<String>, Error> {
+        let store = self.table.get(&store).map_err(other)?;
+        store
+            .run(move |c, label| {
+                c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")?
+                    .query_map([label], |r| r.get::<_, String>(0))?
+                    .collect()
+            })
+            .await
+    }
+
+    async fn drop(&mut self, store: Resource<KvStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_creates_spins_table_layout() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("nested/sqlite_key_value.db");
+        let backend = Backend::open(Location::File(path.clone()))?;
+        {
+            let conn = backend.conn.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+            conn.execute(
+                "INSERT INTO spin_key_value (store, key, value) VALUES ('default', 'k', x'00ff')",
+                [],
+            )?;
+        }
+        drop(backend);
+        let conn = Connection::open(path)?;
+        let v: Vec<u8> = conn.query_row(
+            "SELECT value FROM spin_key_value WHERE store = 'default' AND key = 'k'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(v, [0, 255]);
+        Ok(())
+    }
+}

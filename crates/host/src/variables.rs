@@ -1,0 +1,341 @@
+//! Spin variables: `{{ name }}` templates, the environment provider
+//! (`SPIN_VARIABLE_<UPPER_NAME>`), and `fermyon:spin/variables@2.0.0`.
+//!
+//! App variables are resolved once at start-up, as Spin's env provider sees a
+//! fixed environment; a required variable without a value stops start-up
+//! (Spin fails the same way). Component variables are templates over app
+//! variables; `get` only answers names the component declared, with Spin's
+//! error variants (`invalid-name` for a malformed name, `undefined` otherwise).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::bindings::fermyon::spin::variables;
+use crate::engine::HostState;
+use crate::manifest::App;
+
+/// A string with `{{ variable }}` expressions (Spin's template syntax).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Lit(String),
+    Expr(String),
+}
+
+impl Template {
+    /// Parses a template; an unterminated `{{` is an error, as in Spin.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix("{{") {
+                let Some((expr, tail)) = after.split_once("}}") else {
+                    return Err("unmatched '{{' in template".to_owned());
+                };
+                parts.push(Part::Expr(expr.trim().to_owned()));
+                rest = tail;
+            } else if let Some(idx) = rest.find("{{") {
+                parts.push(Part::Lit(rest[..idx].to_owned()));
+                rest = &rest[idx..];
+            } else {
+                parts.push(Part::Lit(rest.to_owned()));
+                rest = "";
+            }
+        }
+        Ok(Self { parts })
+    }
+
+    /// True when the template has no expressions.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
+    }
+
+    /// The variable names the template refers to.
+    pub fn variable_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(e) => Some(e.as_str()),
+            Part::Lit(_) => None,
+        })
+    }
+
+    /// Substitutes resolved app variable values.
+    pub fn render(&self, values: &HashMap<String, String>) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(l) => out.push_str(l),
+                Part::Expr(e) => match values.get(e) {
+                    Some(v) => out.push_str(v),
+                    None => return Err(format!("unknown variable {e:?}")),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Spin's variable name rule: lowercase ASCII letters, digits and single
+/// underscores, starting with a letter and not ending with an underscore.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Err(format!(
+            "invalid character {c:?}. Variable names may contain only lower-case letters, numbers, and underscores."
+        ));
+    }
+    if !key.bytes().next().is_some_and(|b| b.is_ascii_lowercase()) {
+        return Err("must start with a lowercase ASCII letter".to_owned());
+    }
+    if !key
+        .bytes()
+        .last()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+    {
+        return Err("must end with a lowercase ASCII letter or digit".to_owned());
+    }
+    if key.contains("__") {
+        return Err("must not contain multiple consecutive underscores".to_owned());
+    }
+    Ok(())
+}
+
+/// Where `SPIN_VARIABLE_*` values come from: the process environment (plus a
+/// `.env` file in the working directory, as Spin reads), or an explicit map so
+/// tests running in parallel do not race on the process environment.
+pub enum EnvSource {
+    Process,
+    Map(HashMap<String, String>),
+}
+
+impl EnvSource {
+    fn get(&self, key: &str, dotenv: &HashMap<String, String>) -> Option<String> {
+        match self {
+            EnvSource::Process => std::env::var(key).ok().or_else(|| dotenv.get(key).cloned()),
+            EnvSource::Map(m) => m.get(key).cloned(),
+        }
+    }
+}
+
+fn load_dotenv() -> HashMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(".env") else {
+        return HashMap::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            Some((k.trim().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Resolved app variables and each component's resolved variables.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// App variable name -> value.
+    pub app: HashMap<String, String>,
+    /// Component id -> (component variable name -> value).
+    pub components: HashMap<String, Arc<HashMap<String, String>>>,
+}
+
+/// Resolves every app variable (env override, else default) and every
+/// component variable template. Fails listing all required variables that
+/// have no value.
+pub fn resolve(app: &App, env: &EnvSource) -> anyhow::Result<Resolved> {
+    let dotenv = match env {
+        EnvSource::Process => load_dotenv(),
+        EnvSource::Map(_) => HashMap::new(),
+    };
+    let mut values = HashMap::new();
+    let mut missing = Vec::new();
+    for (name, var) in &app.variables {
+        let env_key = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
+        match env.get(&env_key, &dotenv).or_else(|| var.default.clone()) {
+            Some(v) => {
+                values.insert(name.clone(), v);
+            }
+            None => missing.push(format!("{name} (set {env_key})")),
+        }
+    }
+    if !missing.is_empty() {
+        bail!("required variable(s) have no value: {}", missing.join(", "));
+    }
+    let mut components = HashMap::new();
+    for (id, c) in &app.components {
+        let mut vars = HashMap::new();
+        for (name, template) in &c.variables {
+            let value = template
+                .render(&values)
+                .map_err(|e| anyhow::anyhow!("component {id:?} variable {name:?}: {e}"))?;
+            vars.insert(name.clone(), value);
+        }
+        components.insert(id.clone(), Arc::new(vars));
+    }
+    Ok(Resolved {
+        app: values,
+        components,
+    })
+}
+
+/// Resolves the templates in a component's `allowed_outbound_hosts`.
+pub fn resolve_list(
+    entries: &[String],
+    app_values: &HashMap<String, String>,
+) -> anyhow::Result<Vec<String>> {
+    entries
+        .iter()
+        .map(|e| {
+            Template::parse(e)
+                .and_then(|t| t.render(app_values))
+                .map_err(|err| anyhow::anyhow!("{e:?}: {err}"))
+        })
+        .collect()
+}
+
+/// Per-instance state for `fermyon:spin/variables`.
+pub struct VariablesState {
+    pub component_id: Arc<str>,
+    pub values: Arc<HashMap<String, String>>,
+}
+
+impl VariablesState {
+    fn get(&self, name: &str) -> Result<String, variables::Error> {
+        validate_key(name).map_err(|e| variables::Error::InvalidName(format!("{name:?}: {e}")))?;
+        self.values.get(name).cloned().ok_or_else(|| {
+            variables::Error::Undefined(format!("no variable for {:?}.{name:?}", self.component_id))
+        })
+    }
+}
+
+impl variables::Host for HostState {
+    async fn get(&mut self, name: String) -> Result<String, variables::Error> {
+        self.variables.get(&name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn templates_parse_and_render() {
+        let t = Template::parse("a-{{ x }}-{{y}}{{ z }}").expect("parse");
+        assert_eq!(t.variable_names().collect::<Vec<_>>(), ["x", "y", "z"]);
+        let values: HashMap<String, String> = [("x", "1"), ("y", "2"), ("z", "3")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(t.render(&values).as_deref(), Ok("a-1-23"));
+        assert!(Template::parse("plain").expect("parse").is_literal());
+        assert!(Template::parse("{{ open").is_err());
+        assert_eq!(
+            Template::parse("")
+                .expect("parse")
+                .render(&values)
+                .as_deref(),
+            Ok("")
+        );
+    }
+
+    #[test]
+    fn keys_follow_spin_rules() {
+        for good in ["a", "abc", "a1b2c3", "a_1", "a_1_b_3"] {
+            assert!(validate_key(good).is_ok(), "{good}");
+        }
+        for bad in ["", "aX", "1bc", "_x", "x.y", "x_", "a__b", "x-y"] {
+            assert!(validate_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn app() -> App {
+        crate::manifest::parse(
+            r#"
+spin_manifest_version = 2
+[application]
+name = "t"
+[variables]
+greeting = { default = "hello" }
+secret_token = { required = true, secret = true }
+host = { default = "example.com" }
+[[trigger.http]]
+route = "/..."
+component = "c"
+[component.c]
+source = "c.wasm"
+allowed_outbound_hosts = ["https://{{ host }}"]
+[component.c.variables]
+message = "{{ greeting }}, world"
+token = "{{ secret_token }}"
+"#,
+            Path::new("/x/spin.toml"),
+            Path::new("/x"),
+        )
+        .expect("manifest")
+    }
+
+    #[test]
+    fn env_overrides_defaults_and_required_must_be_set() {
+        let app = app();
+        let e = resolve(&app, &EnvSource::Map(HashMap::new())).expect_err("required");
+        assert!(e.to_string().contains("SPIN_VARIABLE_SECRET_TOKEN"), "{e}");
+
+        let env = EnvSource::Map(
+            [
+                ("SPIN_VARIABLE_SECRET_TOKEN", "s3cr3t"),
+                ("SPIN_VARIABLE_GREETING", "hi"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let r = resolve(&app, &env).expect("resolve");
+        assert_eq!(r.components["c"]["message"], "hi, world");
+        assert_eq!(r.components["c"]["token"], "s3cr3t");
+        let hosts =
+            resolve_list(&app.components["c"].allowed_outbound_hosts, &r.app).expect("hosts");
+        assert_eq!(hosts, ["https://example.com"]);
+    }
+
+    #[test]
+    fn get_answers_like_spin() {
+        let state = VariablesState {
+            component_id: "c".into(),
+            values: Arc::new(
+                [("message".to_owned(), "m".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
+        };
+        assert_eq!(state.get("message"), Ok("m".to_owned()));
+        assert!(matches!(
+            state.get("Bad-Name"),
+            Err(variables::Error::InvalidName(_))
+        ));
+        assert!(matches!(
+            state.get("missing"),
+            Err(variables::Error::Undefined(_))
+        ));
+    }
+}
