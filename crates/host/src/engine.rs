@@ -469,6 +469,9 @@ impl LineWriter {
         let mut err = std::io::stderr().lock();
         while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
             let _ = write!(err, "[{}] {}", self.prefix, String::from_utf8_lossy(&line));
         }
         if all && !self.pending.is_empty() {

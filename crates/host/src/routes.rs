@@ -158,20 +158,21 @@ impl Router {
     /// Finds the most specific route for `path` (no query string).
     pub fn route(&self, path: &str) -> Option<RouteMatch> {
         let parts = split(path);
-        let mut best: Option<(&Route, Vec<(String, String)>, usize)> = None;
+        let mut best: Option<(&Route, Params)> = None;
         for route in &self.routes {
             let Some(params) = matches(route, &parts) else {
                 continue;
             };
             let better = match &best {
                 None => true,
-                Some((current, _, _)) => specificity(route, current) == Ordering::Greater,
+                Some((current, _)) => specificity(route, current) == Ordering::Greater,
             };
             if better {
-                best = Some((route, params, route.segments.len()));
+                best = Some((route, params));
             }
         }
-        let (route, params, consumed) = best?;
+        let (route, params) = best?;
+        let consumed = route.segments.len();
         let path_info = if route.wildcard {
             let rest = parts[consumed..].join("/");
             match (rest.is_empty(), path.ends_with('/')) {
@@ -193,7 +194,10 @@ impl Router {
     }
 }
 
-fn matches(route: &Route, parts: &[&str]) -> Option<Vec<(String, String)>> {
+/// Named segment values of a match.
+type Params = Vec<(String, String)>;
+
+fn matches(route: &Route, parts: &[&str]) -> Option<Params> {
     if parts.len() < route.segments.len()
         || (!route.wildcard && parts.len() != route.segments.len())
     {

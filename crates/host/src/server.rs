@@ -238,10 +238,13 @@ async fn route_and_run(
     match runtime.handle(req, &route, peer).await {
         Ok(resp) => resp,
         Err(e) => {
+            // One line: the outermost context and the root cause (not the
+            // whole wasm backtrace).
+            let message = format!("{e}: {}", e.root_cause());
             eprintln!(
                 "[{}] request failed: {}",
                 route.component,
-                redact(&format!("{e:#}"), &runtime.secrets)
+                redact(&message, &runtime.secrets)
             );
             text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }

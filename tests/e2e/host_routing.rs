@@ -1,0 +1,142 @@
+//! Routing and request headers, checked against Spin's rules: the most
+//! specific route wins, wildcards expose `spin-path-info`, named segments
+//! become `spin-path-match-*`, no route answers 404.
+
+use edgedesk_e2e::{TestApp, Value, fixture};
+
+fn name(v: &Value) -> &str {
+    v["name"].as_str().unwrap_or("<none>")
+}
+
+fn header<'a>(v: &'a Value, h: &str) -> &'a str {
+    v["headers"][h].as_str().unwrap_or("<none>")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn most_specific_route_wins() -> anyhow::Result<()> {
+    let app = TestApp::start(fixture("routing"), &[]).await?;
+    let client = app.client();
+    for (path, expected, matched) in [
+        ("/api/health", "health", "/api/health"),
+        ("/api/health/", "health", "/api/health"),
+        ("/api/health/deep", "api", "/api/..."),
+        ("/api", "api", "/api/..."),
+        ("/api/", "api", "/api/..."),
+        ("/apix", "root", "/..."),
+        ("/", "root", "/..."),
+        (
+            "/api/notifications/deliver",
+            "notifications",
+            "/api/notifications/...",
+        ),
+        ("/exact", "exact", "/exact"),
+        ("/exact/more", "root", "/..."),
+        ("/users/42/posts", "users", "/users/:id/..."),
+    ] {
+        let resp = client.get(path).await?;
+        assert_eq!(resp.status, 200, "{path}");
+        let body = resp.json()?;
+        assert_eq!(name(&body), expected, "{path}");
+        assert_eq!(header(&body, "spin-matched-route"), matched, "{path}");
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guest_sees_spins_request_headers() -> anyhow::Result<()> {
+    let app = TestApp::start(fixture("routing"), &[]).await?;
+    let client = app.client();
+
+    let body = client
+        .request(
+            "GET",
+            "/api/things/7?secret=1",
+            &[
+                ("spin-client-addr", "6.6.6.6:6"),
+                ("spin-path-info", "/forged"),
+            ],
+            Vec::new(),
+        )
+        .await?
+        .json()?;
+    assert_eq!(name(&body), "api");
+    assert_eq!(
+        header(&body, "spin-full-url"),
+        format!("http://{}/api/things/7?secret=1", app.addr())
+    );
+    assert_eq!(header(&body, "spin-path-info"), "/things/7");
+    assert_eq!(header(&body, "spin-matched-route"), "/api/...");
+    assert_eq!(header(&body, "spin-raw-component-route"), "/api/...");
+    assert_eq!(header(&body, "spin-component-route"), "/api");
+    assert_eq!(header(&body, "spin-base-path"), "/");
+    let client_addr = header(&body, "spin-client-addr");
+    assert!(client_addr.starts_with("127.0.0.1:"), "{client_addr}");
+    assert_ne!(client_addr, "127.0.0.1:0");
+
+    let body = client.get("/users/42/posts/").await?.json()?;
+    assert_eq!(header(&body, "spin-path-match-id"), "42");
+    assert_eq!(header(&body, "spin-path-info"), "/posts/");
+    assert_eq!(header(&body, "spin-component-route"), "/users/:id");
+
+    let body = client.get("/exact").await?.json()?;
+    assert_eq!(header(&body, "spin-path-info"), "");
+    assert_eq!(header(&body, "spin-component-route"), "/exact");
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_route_answers_plain_404() -> anyhow::Result<()> {
+    // An app without a catch-all route.
+    let dir = tempfile::tempdir()?;
+    let wasm =
+        edgedesk_e2e::workspace_root().join("target/wasm32-wasip2/wasm/edgedesk_conformance.wasm");
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "spin_manifest_version = 2\n[application]\nname = \"narrow\"\n\
+             [[trigger.http]]\nroute = \"/only/...\"\ncomponent = \"only\"\n\
+             [component.only]\nsource = {:?}\n",
+            wasm.display().to_string()
+        ),
+    )?;
+    edgedesk_e2e::ensure_built(&fixture("routing"))?;
+    let app = TestApp::start(&manifest, &[]).await?;
+    let client = app.client();
+    let resp = client.get("/elsewhere").await?;
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.text(), "Not Found");
+    assert_eq!(client.get("/only/x").await?.status, 200);
+    assert_eq!(client.get("/.well-known/spin/health").await?.status, 200);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_are_mounted_read_only() -> anyhow::Result<()> {
+    let app = TestApp::start(fixture("routing"), &[]).await?;
+    let body = app.client().get("/conformance/files").await?.json()?;
+    assert_eq!(body["read"], "ok:static file");
+    assert!(
+        body["write"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("err:")),
+        "{body}"
+    );
+    assert!(
+        body["outside"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("err:")),
+        "{body}"
+    );
+    // The guest could not create files in the mounted source directory.
+    assert!(
+        !edgedesk_e2e::workspace_root()
+            .join("tests/fixtures/routing/files/new.txt")
+            .exists()
+    );
+    app.stop().await;
+    Ok(())
+}
