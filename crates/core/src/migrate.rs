@@ -16,6 +16,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_accounts",
         include_str!("../../../migrations/0002_accounts.sql"),
     ),
+    (
+        "0003_twofactor",
+        include_str!("../../../migrations/0003_twofactor.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -93,7 +97,10 @@ mod tests {
         // Bump this together with a new file in migrations/: a migration that
         // disappears or is reordered must fail loudly.
         let names: Vec<&str> = MIGRATIONS.iter().map(|m| m.0).collect();
-        assert_eq!(names, ["0001_foundation", "0002_accounts"]);
+        assert_eq!(
+            names,
+            ["0001_foundation", "0002_accounts", "0003_twofactor"]
+        );
     }
 
     #[test]

@@ -77,3 +77,27 @@ pub fn locked_error(until: i64, now: i64) -> ApiError {
         retry_after_s: secs,
     }
 }
+
+/// Who a user is, for mail and pages that name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub username: String,
+    pub email: String,
+    pub full_name: String,
+}
+
+const CONTACT: &str = "SELECT username, email, full_name FROM users WHERE id = ?";
+
+/// A user's username, email and full name, `None` if the user does not exist.
+pub fn contact(sql: &dyn Sql, user_id: &str) -> Result<Option<Contact>, ApiError> {
+    let rows = sql.execute(CONTACT, params![user_id])?;
+    rows.first()
+        .map(|r| {
+            Ok(Contact {
+                username: r.text(0)?,
+                email: r.text(1)?,
+                full_name: r.text(2)?,
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,77 @@
+//! Component `twofactor`: the second factor.
+//!
+//! Routes (API.md "Second factor"): `GET /api/2fa`, `POST /api/2fa/totp/setup`,
+//! `POST /api/2fa/totp/confirm`, `POST /api/2fa/email/setup`,
+//! `POST /api/2fa/email/confirm`, `GET /api/2fa/questions/catalog`,
+//! `POST /api/2fa/questions`, `POST /api/2fa/backup-codes`,
+//! `POST /api/2fa/webauthn/register/options`, `POST /api/2fa/webauthn/register`,
+//! `POST /api/2fa/primary`, `DELETE /api/2fa/methods/{method}`,
+//! `POST /api/2fa/challenge`, `POST /api/2fa/resend`, `POST /api/2fa/verify`,
+//! `GET /api/2fa/devices`, `DELETE /api/2fa/devices/{id}`.
+//!
+//! Owns tables `twofactor_methods`, `twofactor_totp`, `twofactor_email_codes`,
+//! `twofactor_questions`, `twofactor_backup_codes`, `twofactor_webauthn`,
+//! `twofactor_challenges`, `twofactor_devices` (migration 0003). `auth` reads
+//! methods and devices at sign-in through `edgedesk_core::second_factor`.
+//!
+//! Stage rules: setup routes work at `needs_2fa_setup` and `full`; confirming the
+//! first method moves a `needs_2fa_setup` session to `full`. The sign-in routes
+//! (challenge, resend, verify) work at `password_ok` (and at `full`, to refresh
+//! the second-factor check). At `full`, changing methods or devices needs a
+//! second-factor check within the last 10 minutes, else `401 reauth_required`.
+
+pub mod attempts;
+pub mod backup_codes;
+pub mod challenges;
+pub mod devices;
+pub mod email_otp;
+pub mod methods;
+pub mod questions;
+pub mod routes;
+pub mod totp;
+pub mod webauthn;
+
+use spin_sdk::http::{IncomingRequest, Response};
+
+/// The wasi:http export (wasm only: native builds are for unit tests). The
+/// macro's glue needs `unsafe`; nothing else may.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod entry {
+    use spin_sdk::http::{IncomingRequest, Response};
+
+    #[spin_sdk::http_component]
+    async fn handle(req: IncomingRequest) -> Response {
+        super::handle(req).await
+    }
+}
+
+/// Entry point (public so native builds see it used).
+pub async fn handle(req: IncomingRequest) -> Response {
+    edgedesk_web::serve(req, routes::ROUTES).await
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use edgedesk_core::Sql;
+    use edgedesk_core::migrate::ensure_schema;
+    use edgedesk_core::native::NativeSql;
+    use edgedesk_core::params;
+
+    pub const KEY: &[u8] = b"test link key";
+
+    /// A migrated in-memory database with users `u1` and `u2`.
+    pub fn db() -> NativeSql {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        for (id, name) in [("u1", "alice"), ("u2", "bob")] {
+            db.execute(
+                "INSERT INTO users (id, username, email, full_name, password_hash, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, 'x', 0, 0)",
+                params![id, name, format!("{name}@example.com"), format!("{name} Example")],
+            )
+            .unwrap();
+        }
+        db
+    }
+}
