@@ -1,0 +1,45 @@
+//! Component `auth`: accounts.
+//!
+//! Routes: `/api/auth/signup` (GET mode, POST sign up), `/api/auth/confirm`,
+//! `/api/auth/login`, `/api/auth/logout`, `/api/auth/password/forgot`,
+//! `/api/auth/password/reset`, `/api/auth/username/forgot`,
+//! `/api/auth/password-policy`, `GET /api/session`, `GET`/`PATCH /api/profile`,
+//! `POST /api/profile/password`, `GET /api/terms`, `POST /api/terms/accept`.
+//!
+//! Owns tables `users`, `account_tokens` and `login_attempts`; writes sessions
+//! through `edgedesk_core::session` and mail through the outbox.
+
+mod accounts;
+mod env;
+mod login;
+mod mail;
+mod policy;
+mod profile;
+mod recovery;
+mod routes;
+mod signup;
+mod terms;
+mod tokens;
+
+#[cfg(test)]
+mod testing;
+
+use spin_sdk::http::{IncomingRequest, Response};
+
+/// The wasi:http export (wasm only: native builds are for unit tests). The
+/// macro's glue needs `unsafe`; nothing else may.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod entry {
+    use spin_sdk::http::{IncomingRequest, Response};
+
+    #[spin_sdk::http_component]
+    async fn handle(req: IncomingRequest) -> Response {
+        super::handle(req).await
+    }
+}
+
+/// Entry point (public so native builds see it used).
+pub async fn handle(req: IncomingRequest) -> Response {
+    edgedesk_web::serve(req, routes::ROUTES).await
+}
