@@ -464,19 +464,17 @@ struct LineWriter {
 }
 
 impl LineWriter {
+    // eprint! rather than writing to io::stderr() so test harnesses capture it.
     fn emit(&mut self, all: bool) {
-        use std::io::Write as _;
-        let mut err = std::io::stderr().lock();
         while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let _ = write!(err, "[{}] {}", self.prefix, String::from_utf8_lossy(&line));
+            eprint!("[{}] {}", self.prefix, String::from_utf8_lossy(&line));
         }
         if all && !self.pending.is_empty() {
-            let _ = writeln!(
-                err,
+            eprintln!(
                 "[{}] {}",
                 self.prefix,
                 String::from_utf8_lossy(&self.pending)

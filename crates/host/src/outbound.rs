@@ -345,11 +345,18 @@ impl WasiHttpHooks for OutboundHooks {
                 *request.uri_mut() = format!("{origin}{paq}")
                     .parse()
                     .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+                if let Some(host) = request
+                    .uri()
+                    .authority()
+                    .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+                {
+                    request.headers_mut().insert(http::header::HOST, host);
+                }
             }
-            // Spin drops Host before sending (some servers reject it).
-            request.headers_mut().remove(http::header::HOST);
 
             if let Some(target) = request.uri().authority().and_then(chaining_target) {
+                // Spin strips a service-chaining Host before dispatch.
+                request.headers_mut().remove(http::header::HOST);
                 let target = target.to_owned();
                 let resp: http::Response<HyperOutgoingBody> = runtime
                     .handle_chained(&target, request)
