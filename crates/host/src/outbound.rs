@@ -354,10 +354,14 @@ impl WasiHttpHooks for OutboundHooks {
                 }
             }
 
-            if let Some(target) = request.uri().authority().and_then(chaining_target) {
+            let target = request
+                .uri()
+                .authority()
+                .and_then(chaining_target)
+                .map(str::to_owned);
+            if let Some(target) = target {
                 // Spin strips a service-chaining Host before dispatch.
                 request.headers_mut().remove(http::header::HOST);
-                let target = target.to_owned();
                 let resp: http::Response<HyperOutgoingBody> = runtime
                     .handle_chained(&target, request)
                     .await
