@@ -74,7 +74,7 @@ pub fn already_registered(cfg: &Config, to: &str, name: &str) -> Mail {
     build(
         "auth.already_registered",
         to,
-        format!("You already have a {} account", cfg.portal_name),
+        format!("You already have an account at {}", cfg.portal_name),
         &[
             hello(name),
             Part::Text(format!(

@@ -29,9 +29,6 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/terms/accept", terms_accept),
 ];
 
-/// The trusted-device cookie the two-factor component sets.
-const DEVICE_COOKIE: &str = "edgedesk_device";
-
 /// Tells `api.js` that the session (and its CSRF token) changed.
 fn session_changed(r: Resp) -> Resp {
     r.header("x-session-changed", "1")
@@ -95,7 +92,7 @@ fn confirm(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
 
 fn login_post(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let input: login::LoginInput = ctx.req.json()?;
-    let device = ctx.req.cookie(DEVICE_COOKIE);
+    let device = ctx.req.cookie(second_factor::DEVICE_COOKIE);
     let result = with_env(ctx, |env| {
         login::login(env, &input, &ctx.req.client_ip(), device)
     });
