@@ -75,3 +75,60 @@ pub(crate) mod testutil {
         db
     }
 }
+
+/// Verification cost of the fast methods (the budget is p99 under 10 ms).
+/// `cargo test --release -p edgedesk-twofactor -- --ignored --nocapture verification_cost`
+#[cfg(test)]
+mod cost {
+    use crate::testutil::{KEY, db};
+    use crate::{backup_codes, email_otp, totp};
+    use edgedesk_core::Clock;
+    use edgedesk_core::clock::FixedClock;
+    use edgedesk_core::random::OsRandom;
+    use std::time::Instant;
+
+    fn p99(mut v: Vec<f64>) -> (f64, f64) {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() * 99 / 100])
+    }
+
+    #[test]
+    #[ignore = "timing; run in release"]
+    fn verification_cost() {
+        let db = db();
+        let clock = FixedClock::at(1_795_262_400);
+        let n = 2000;
+        // TOTP: a wrong code checks all three steps (the worst case).
+        let s = totp::begin_setup(&db, &OsRandom, KEY, "u1", "X", "a", clock.now()).unwrap();
+        let secret = totp_rs::Secret::Encoded(s.secret).to_bytes().unwrap();
+        let now = clock.now();
+        assert!(totp::confirm(&db, KEY, "u1", &totp::code_at(&secret, now / 30), now).unwrap());
+        let mut t = Vec::new();
+        for i in 0..n {
+            let start = Instant::now();
+            let _ = totp::verify(&db, KEY, "u1", &format!("{:06}", i), 1_795_262_400 + i as i64);
+            t.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let (m, p) = p99(t);
+        println!("totp verify: median {m:.3} ms, p99 {p:.3} ms");
+        let mut t = Vec::new();
+        let m = email_otp::MailContext { portal_name: "X" };
+        email_otp::send(&db, &clock, &OsRandom, KEY, "u1", email_otp::Purpose::Login, &m).unwrap();
+        for i in 0..n {
+            let start = Instant::now();
+            let _ = email_otp::check(&db, KEY, "u1", email_otp::Purpose::Login, &format!("{:06}", i), 0);
+            t.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let (m, p) = p99(t);
+        println!("email code check: median {m:.3} ms, p99 {p:.3} ms");
+        backup_codes::regenerate(&db, &OsRandom, KEY, "u1", 0).unwrap();
+        let mut t = Vec::new();
+        for _ in 0..n {
+            let start = Instant::now();
+            let _ = backup_codes::use_code(&db, KEY, "u1", "ABCDEFGH23", 1);
+            t.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let (m, p) = p99(t);
+        println!("backup code check: median {m:.3} ms, p99 {p:.3} ms");
+    }
+}
