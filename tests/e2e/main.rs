@@ -1,6 +1,8 @@
 //! End-to-end tests: one module per flow. Each boots the app (or a fixture
 //! app) in-process on the wasmtime host with `edgedesk_e2e::TestApp`.
 
+mod app_foundation;
 mod host_conformance;
 mod host_errors;
 mod host_routing;
+mod mail_pipeline;
