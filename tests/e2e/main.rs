@@ -1,7 +1,9 @@
 //! End-to-end tests: one module per flow. Each boots the app (or a fixture
 //! app) in-process on the wasmtime host with `edgedesk_e2e::TestApp`.
 
+mod accounts;
 mod app_foundation;
+mod browser;
 mod host_conformance;
 mod host_errors;
 mod host_routing;

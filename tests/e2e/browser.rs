@@ -1,0 +1,138 @@
+//! Browser flows in headless Chromium: boots the app with `TestApp` and a mail
+//! capture, then runs the Node scripts in `tests/browser/` (playwright-core
+//! driving Debian's `/usr/bin/chromium`) and fails when they fail.
+//!
+//! The scripts read captured mail from a small JSON endpoint served here
+//! (`EDGEDESK_MAIL_URL`), since they run in another process.
+//! `EDGEDESK_SKIP_BROWSER=1` skips these tests on machines without Chromium.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use edgedesk_e2e::{MailCapture, TestApp, TestOptions, Value, app_manifest, workspace_root};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+
+fn browser_dir() -> PathBuf {
+    workspace_root().join("tests/browser")
+}
+
+fn chromium_path() -> String {
+    std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+}
+
+/// `npm ci` (or `npm install` without a lock file) once, when node_modules is missing.
+fn ensure_node_modules(dir: &Path) -> anyhow::Result<()> {
+    if dir.join("node_modules/playwright-core").exists() {
+        return Ok(());
+    }
+    let sub = if dir.join("package-lock.json").exists() {
+        "ci"
+    } else {
+        "install"
+    };
+    let status = Command::new("npm")
+        .args([sub, "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .context("running npm (is Node.js installed?)")?;
+    if !status.success() {
+        bail!("npm {sub} failed in {}", dir.display());
+    }
+    Ok(())
+}
+
+/// Serves `GET /` -> the captured mails as a JSON array of their bodies.
+async fn serve_mail(relay: Arc<MailCapture>) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    let mails: Vec<Value> = relay.messages().into_iter().map(|m| m.body).collect();
+                    let body = Value::Array(mails).to_string();
+                    async move {
+                        let mut resp = http::Response::new(Full::new(Bytes::from(body)));
+                        resp.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Runs `node <script>` with `envs`; fails with its output when it fails.
+async fn run_script(script: &str, envs: Vec<(String, String)>) -> anyhow::Result<()> {
+    let dir = browser_dir();
+    let script = script.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        ensure_node_modules(&dir)?;
+        Command::new("node")
+            .arg(&script)
+            .current_dir(&dir)
+            .envs(envs)
+            .output()
+            .context("running node")
+    })
+    .await??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stdout}{stderr}");
+    if !output.status.success() {
+        bail!("browser script failed ({}):\n{stdout}\n{stderr}", output.status);
+    }
+    Ok(())
+}
+
+fn skip() -> bool {
+    if std::env::var_os("EDGEDESK_SKIP_BROWSER").is_some() {
+        eprintln!("EDGEDESK_SKIP_BROWSER is set: browser test skipped");
+        return true;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_signs_up_confirms_by_mail_and_signs_in() -> anyhow::Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        Path::new(&chromium_path()).exists(),
+        "Chromium not found at {} (apt-get install chromium, or set CHROMIUM_PATH; \
+         EDGEDESK_SKIP_BROWSER=1 skips)",
+        chromium_path()
+    );
+    let relay = Arc::new(MailCapture::start().await?);
+    let opts = TestOptions::new(app_manifest())
+        .var("mail_transport", "http")
+        .var("mail_relay_url", &relay.url())
+        .var("mail_relay_origin", &relay.origin());
+    let app = TestApp::start_with(opts).await?;
+    let mail = serve_mail(relay.clone()).await?;
+    let result = run_script(
+        "accounts.mjs",
+        vec![
+            ("EDGEDESK_BASE_URL".into(), app.base_url()),
+            ("EDGEDESK_MAIL_URL".into(), format!("http://{mail}/")),
+            ("CHROMIUM_PATH".into(), chromium_path()),
+        ],
+    )
+    .await;
+    app.stop().await;
+    result
+}
