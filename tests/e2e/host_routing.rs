@@ -140,3 +140,27 @@ async fn files_are_mounted_read_only() -> anyhow::Result<()> {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_kick_is_a_periodic_chained_post_to_notifications() -> anyhow::Result<()> {
+    let opts = edgedesk_e2e::TestOptions::new(fixture("routing"))
+        .kick_interval(std::time::Duration::from_millis(150));
+    let app = TestApp::start_with(opts).await?;
+    let client = app.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        let body = client.get("/api/notifications/kicks").await?.json()?;
+        let count: u64 = body["count"].as_str().unwrap_or("0").parse().unwrap_or(0);
+        if count >= 2 {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no kicks: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // Spin's chained-request client address, and a POST.
+    assert_eq!(body["client"], "0.0.0.0:0");
+    assert_eq!(body["method"], "POST");
+    assert_eq!(app.kick().await?, 200);
+    app.stop().await;
+    Ok(())
+}

@@ -16,6 +16,8 @@ pub async fn dispatch(req: Request) -> Value {
         "/conformance/kv/keys" => kv_keys(),
         "/conformance/sqlite/write" => sql_write(),
         "/conformance/files" => files(),
+        "/api/notifications/deliver" => record_kick(&req),
+        "/api/notifications/kicks" => kicks(),
         _ => echo(&req),
     }
 }
@@ -480,4 +482,38 @@ fn files() -> Value {
         "write": match write { Ok(()) => "ok".to_owned(), Err(e) => format!("err:{e}") },
         "outside": match outside { Ok(_) => "ok".to_owned(), Err(e) => format!("err:{e}") },
     })
+}
+
+/// Counts delivery kicks (the host's periodic chained POST) in key-value.
+fn record_kick(req: &Request) -> Value {
+    let client = req
+        .header("spin-client-addr")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let Ok(store) = key_value::Store::open("default") else {
+        return echo(req);
+    };
+    let n = store
+        .get("kicks")
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let _ = store.set("kicks", (n + 1).to_string().as_bytes());
+    let _ = store.set("kick_client", client.as_bytes());
+    let _ = store.set("kick_method", req.method().to_string().as_bytes());
+    echo(req)
+}
+
+fn kicks() -> Value {
+    let read = |key: &str| {
+        key_value::Store::open("default")
+            .ok()
+            .and_then(|s| s.get(key).ok().flatten())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    json!({ "count": read("kicks"), "client": read("kick_client"), "method": read("kick_method") })
 }
