@@ -8,3 +8,4 @@ mod host_conformance;
 mod host_errors;
 mod host_routing;
 mod mail_pipeline;
+mod twofactor;

@@ -31,24 +31,26 @@ pub mod routes;
 pub mod totp;
 pub mod webauthn;
 
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// The wasi:http export (wasm only: native builds are for unit tests). The
 /// macro's glue needs `unsafe`; nothing else may.
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod entry {
-    use spin_sdk::http::{IncomingRequest, Response};
+    use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
     #[spin_sdk::http_component]
-    async fn handle(req: IncomingRequest) -> Response {
-        super::handle(req).await
+    async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+        super::handle(req, out).await
     }
 }
 
-/// Entry point (public so native builds see it used).
-pub async fn handle(req: IncomingRequest) -> Response {
-    edgedesk_web::serve(req, routes::ROUTES).await
+/// Entry point (public so native builds see it used). Writes to the outparam:
+/// a verify with "remember this device" sets two cookies, which
+/// `spin_sdk::http::Response` would fold into one.
+pub async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    edgedesk_web::router::serve_to(req, routes::ROUTES, out).await
 }
 
 #[cfg(test)]
@@ -106,17 +108,39 @@ mod cost {
         let mut t = Vec::new();
         for i in 0..n {
             let start = Instant::now();
-            let _ = totp::verify(&db, KEY, "u1", &format!("{:06}", i), 1_795_262_400 + i as i64);
+            let _ = totp::verify(
+                &db,
+                KEY,
+                "u1",
+                &format!("{:06}", i),
+                1_795_262_400 + i as i64,
+            );
             t.push(start.elapsed().as_secs_f64() * 1e3);
         }
         let (m, p) = p99(t);
         println!("totp verify: median {m:.3} ms, p99 {p:.3} ms");
         let mut t = Vec::new();
         let m = email_otp::MailContext { portal_name: "X" };
-        email_otp::send(&db, &clock, &OsRandom, KEY, "u1", email_otp::Purpose::Login, &m).unwrap();
+        email_otp::send(
+            &db,
+            &clock,
+            &OsRandom,
+            KEY,
+            "u1",
+            email_otp::Purpose::Login,
+            &m,
+        )
+        .unwrap();
         for i in 0..n {
             let start = Instant::now();
-            let _ = email_otp::check(&db, KEY, "u1", email_otp::Purpose::Login, &format!("{:06}", i), 0);
+            let _ = email_otp::check(
+                &db,
+                KEY,
+                "u1",
+                email_otp::Purpose::Login,
+                &format!("{:06}", i),
+                0,
+            );
             t.push(start.elapsed().as_secs_f64() * 1e3);
         }
         let (m, p) = p99(t);

@@ -89,6 +89,23 @@ impl Resp {
         self
     }
 
+    /// Writes the answer to Spin's response outparam, every header kept (also
+    /// repeated ones such as several `Set-Cookie`).
+    pub async fn send(self, out: spin_sdk::http::ResponseOutparam) -> Result<(), String> {
+        use spin_sdk::http::{Fields, OutgoingResponse};
+        let entries: Vec<(String, Vec<u8>)> = self
+            .headers
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect();
+        let fields = Fields::from_list(&entries).unwrap_or_else(|_| Fields::new());
+        let resp = OutgoingResponse::new(fields);
+        let _ = resp.set_status_code(self.status);
+        out.set_with_body(resp, self.body)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
     pub fn into_spin(self) -> spin_sdk::http::Response {
         let mut b = spin_sdk::http::Response::builder();
         b.status(self.status);

@@ -1,6 +1,6 @@
 //! The route table and the component entry point.
 
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, Response, ResponseOutparam};
 
 use edgedesk_core::ApiError;
 
@@ -96,9 +96,26 @@ pub async fn serve_with_limit(
     routes: &[Route],
     limit: usize,
 ) -> Response {
+    respond(incoming, routes, limit).await.into_spin()
+}
+
+/// Like [`serve`], but writes the answer to Spin's response outparam, which
+/// keeps repeated headers: `spin_sdk::http::Response` holds one value per
+/// header name, so a second `Set-Cookie` (e.g. session rotation plus a
+/// trusted-device cookie) would silently replace the first. Use with the
+/// `async fn handle(req: IncomingRequest, out: ResponseOutparam)` entry form.
+pub async fn serve_to(incoming: IncomingRequest, routes: &[Route], out: ResponseOutparam) {
+    let resp = respond(incoming, routes, JSON_LIMIT).await;
+    if let Err(e) = resp.send(out).await {
+        eprintln!("response body: {e}");
+    }
+}
+
+/// The whole life of a request, up to the answer.
+async fn respond(incoming: IncomingRequest, routes: &[Route], limit: usize) -> Resp {
     let req = match Req::read(incoming, limit).await {
         Ok(r) => r,
-        Err(e) => return Resp::error(&e).secured().into_spin(),
+        Err(e) => return Resp::error(&e).secured(),
     };
     let ctx = Ctx::new(req);
     let resp = match handle(&ctx, routes) {
@@ -118,7 +135,7 @@ pub async fn serve_with_limit(
     if ctx.kick.get() {
         kick_delivery().await;
     }
-    resp.into_spin()
+    resp
 }
 
 fn handle(ctx: &Ctx, routes: &[Route]) -> Result<Resp, ApiError> {
