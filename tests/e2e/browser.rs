@@ -93,7 +93,10 @@ async fn run_script(script: &str, envs: Vec<(String, String)>) -> anyhow::Result
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stdout}{stderr}");
     if !output.status.success() {
-        bail!("browser script failed ({}):\n{stdout}\n{stderr}", output.status);
+        bail!(
+            "browser script failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
     }
     Ok(())
 }
