@@ -90,7 +90,11 @@ pub fn engine() -> anyhow::Result<Engine> {
             .total_memories(1000)
             .total_tables(2000)
             .total_stacks(1000)
-            .max_memory_size(1 << 30);
+            .max_memory_size(1 << 30)
+            // Reset the first pages of a slot with memset instead of
+            // madvise: cheaper for the small instances a request creates.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if std::env::var_os("EDGEDESK_NO_COMPILE_CACHE").is_none() {
             match wasmtime::Cache::from_file(None) {
