@@ -139,3 +139,74 @@ async fn browser_signs_up_confirms_by_mail_and_signs_in() -> anyhow::Result<()> 
     app.stop().await;
     result
 }
+
+/// WebAuthn needs a domain: Chromium refuses an IP address as the RP id, so
+/// this app runs at `http://localhost:PORT` with that as its public_base_url.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_sets_up_webauthn_and_signs_in_with_the_virtual_authenticator() -> anyhow::Result<()>
+{
+    if skip() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        Path::new(&chromium_path()).exists(),
+        "Chromium not found at {}",
+        chromium_path()
+    );
+    let relay = Arc::new(MailCapture::start().await?);
+    let port = edgedesk_e2e::free_port()?;
+    let origin = format!("http://localhost:{port}");
+    let opts = TestOptions::new(app_manifest())
+        .listen(SocketAddr::from(([127, 0, 0, 1], port)))
+        .var("public_base_url", &origin)
+        .var("mail_transport", "http")
+        .var("mail_relay_url", &relay.url())
+        .var("mail_relay_origin", &relay.origin());
+    let app = TestApp::start_with(opts).await?;
+
+    // A confirmed account without a second factor, made through the API.
+    let password = "violet-harbor-lantern-42";
+    let c = app.client();
+    let r = c
+        .post_json(
+            "/api/auth/signup",
+            &serde_json::json!({
+                "email": "grace@example.com", "username": "grace",
+                "full_name": "Grace Hopper", "password": password,
+                "accept_terms_version": "2026-01",
+            }),
+        )
+        .await?;
+    anyhow::ensure!(r.status == 202, "signup: {}", r.text());
+    let mails = relay
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await?;
+    let text = mails[0].body["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let token: String = text
+        .split("/confirm?token=")
+        .nth(1)
+        .unwrap_or_default()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let r = c
+        .post_json("/api/auth/confirm", &serde_json::json!({ "token": token }))
+        .await?;
+    anyhow::ensure!(r.status == 200, "confirm: {}", r.text());
+
+    let result = run_script(
+        "twofactor.mjs",
+        vec![
+            ("EDGEDESK_BASE_URL".into(), origin),
+            ("EDGEDESK_LOGIN".into(), "grace".into()),
+            ("EDGEDESK_PASSWORD".into(), password.into()),
+            ("CHROMIUM_PATH".into(), chromium_path()),
+        ],
+    )
+    .await;
+    app.stop().await;
+    result
+}

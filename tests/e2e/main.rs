@@ -8,4 +8,5 @@ mod host_conformance;
 mod host_errors;
 mod host_routing;
 mod mail_pipeline;
+mod openapi;
 mod twofactor;

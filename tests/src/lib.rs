@@ -76,6 +76,12 @@ pub fn ensure_built(manifest: &Path) -> anyhow::Result<()> {
 
 // ------------------------------------------------------------------ app
 
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
 /// How to start a [`TestApp`].
 #[derive(Debug, Clone)]
 pub struct TestOptions {
@@ -89,6 +95,9 @@ pub struct TestOptions {
     pub kick_interval: Option<Duration>,
     /// Per-request log lines on stderr.
     pub log_requests: bool,
+    /// Where to listen; a free port on 127.0.0.1 when `None`. (WebAuthn tests
+    /// need the port before start, to put it in `public_base_url`.)
+    pub listen: Option<SocketAddr>,
 }
 
 impl TestOptions {
@@ -99,7 +108,13 @@ impl TestOptions {
             runtime_config: None,
             kick_interval: None,
             log_requests: true,
+            listen: None,
         }
+    }
+
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
     }
 
     pub fn var(mut self, name: &str, value: &str) -> Self {
@@ -143,7 +158,10 @@ impl TestApp {
             .prefix("edgedesk-e2e-")
             .tempdir()
             .context("creating the state dir")?;
-        let app = boot(&opts, state.path(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let listen = opts
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let app = boot(&opts, state.path(), listen).await?;
         let addr = app.addr();
         Ok(Self {
             opts,

@@ -16,7 +16,8 @@ mod mail;
 mod policy;
 mod profile;
 mod recovery;
-mod routes;
+pub mod routes;
+pub use routes::ROUTES;
 mod signup;
 mod terms;
 mod tokens;
@@ -24,22 +25,22 @@ mod tokens;
 #[cfg(test)]
 mod testing;
 
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// The wasi:http export (wasm only: native builds are for unit tests). The
 /// macro's glue needs `unsafe`; nothing else may.
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod entry {
-    use spin_sdk::http::{IncomingRequest, Response};
+    use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
     #[spin_sdk::http_component]
-    async fn handle(req: IncomingRequest) -> Response {
-        super::handle(req).await
+    async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+        super::handle(req, out).await
     }
 }
 
 /// Entry point (public so native builds see it used).
-pub async fn handle(req: IncomingRequest) -> Response {
-    edgedesk_web::serve(req, routes::ROUTES).await
+pub async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    edgedesk_web::serve_to(req, routes::ROUTES, out).await
 }

@@ -12,9 +12,10 @@ use edgedesk_core::ApiError;
 use edgedesk_core::users;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
-const ROUTES: &[Route] = &[
+/// The route table (public so the OpenAPI test can compare it with openapi.yaml).
+pub const ROUTES: &[Route] = &[
     route("POST", "/api/notifications/deliver", deliver_placeholder),
     route("GET", "/api/admin/outbox", admin_outbox),
 ];
@@ -27,22 +28,26 @@ const BATCH: usize = 25;
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod entry {
-    use spin_sdk::http::{IncomingRequest, Response};
+    use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
     #[spin_sdk::http_component]
-    async fn handle(req: IncomingRequest) -> Response {
-        super::handle(req).await
+    async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+        super::handle(req, out).await
     }
 }
 
 /// Entry point (public so native builds see it used).
-pub async fn handle(req: IncomingRequest) -> Response {
+pub async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let path = req.path_with_query().unwrap_or_default();
     let is_post = req.method().to_string() == "POST";
     if is_post && path.split('?').next() == Some("/api/notifications/deliver") {
-        return deliver(req).await;
+        let resp = deliver(req).await.secured();
+        if let Err(e) = resp.send(out).await {
+            eprintln!("response body: {e}");
+        }
+        return;
     }
-    edgedesk_web::serve(req, ROUTES).await
+    edgedesk_web::serve_to(req, ROUTES, out).await
 }
 
 /// The deliver route is async (it awaits the relay), so it is handled before the
@@ -51,20 +56,20 @@ fn deliver_placeholder(_: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     Err(ApiError::NotFound)
 }
 
-async fn deliver(incoming: IncomingRequest) -> Response {
+async fn deliver(incoming: IncomingRequest) -> Resp {
     let req = match edgedesk_web::Req::read(incoming, 1024).await {
         Ok(r) => r,
-        Err(e) => return Resp::error(&e).secured().into_spin(),
+        Err(e) => return Resp::error(&e),
     };
     if !req.is_chained() {
         let e = ApiError::forbidden(
             "internal_only",
             "This address is for the app's own components.",
         );
-        return Resp::error(&e).secured().into_spin();
+        return Resp::error(&e);
     }
     let ctx = Ctx::new(req);
-    let resp = match run_delivery(&ctx).await {
+    match run_delivery(&ctx).await {
         Ok(report) => Resp::json(200, &report),
         Err(e) => {
             if let ApiError::Internal(cause) = &e {
@@ -72,8 +77,7 @@ async fn deliver(incoming: IncomingRequest) -> Response {
             }
             Resp::error(&e)
         }
-    };
-    resp.secured().into_spin()
+    }
 }
 
 async fn run_delivery(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {

@@ -9,34 +9,35 @@ mod static_files;
 use edgedesk_core::ApiError;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// Components of this build, reported by `/api/health` (a test checks this list
 /// against spin.toml).
 pub const COMPONENTS: &[&str] = &["portal", "notifications", "auth", "twofactor"];
 
-const ROUTES: &[Route] = &[route("GET", "/api/health", health)];
+/// The route table (public so the OpenAPI test can compare it with openapi.yaml).
+pub const ROUTES: &[Route] = &[route("GET", "/api/health", health)];
 
 /// The wasi:http export (wasm only: native builds are for unit tests). The
 /// macro's glue needs `unsafe`; nothing else may.
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod entry {
-    use spin_sdk::http::{IncomingRequest, Response};
+    use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
     #[spin_sdk::http_component]
-    async fn handle(req: IncomingRequest) -> Response {
-        super::handle(req).await
+    async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+        super::handle(req, out).await
     }
 }
 
 /// Entry point (public so native builds see it used).
-pub async fn handle(req: IncomingRequest) -> Response {
+pub async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let path = req.path_with_query().unwrap_or_default();
     if path.starts_with("/api/") || path == "/api" {
-        edgedesk_web::serve(req, ROUTES).await
+        edgedesk_web::serve_to(req, ROUTES, out).await
     } else {
-        static_files::serve(req).await
+        static_files::serve(req, out).await
     }
 }
 

@@ -8,7 +8,7 @@
 //! ever lists a directory. `ETag` is a content hash; `If-None-Match` gets a 304.
 
 use sha2::{Digest, Sha256};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 use edgedesk_web::Resp;
 use edgedesk_web::request::percent_decode;
@@ -16,7 +16,7 @@ use edgedesk_web::request::percent_decode;
 /// Where spin.toml mounts `static/` inside the component.
 const ROOT: &str = "/";
 
-pub async fn serve(req: IncomingRequest) -> Response {
+pub async fn serve(req: IncomingRequest, out: ResponseOutparam) {
     let method = req.method().to_string();
     let path = req.path_with_query().unwrap_or_else(|| "/".into());
     let path = path.split('?').next().unwrap_or("/").to_owned();
@@ -26,9 +26,10 @@ pub async fn serve(req: IncomingRequest) -> Response {
         .into_iter()
         .next()
         .and_then(|v| String::from_utf8(v).ok());
-    answer(&method, &path, if_none_match.as_deref())
-        .secured()
-        .into_spin()
+    let resp = answer(&method, &path, if_none_match.as_deref()).secured();
+    if let Err(e) = resp.send(out).await {
+        eprintln!("response body: {e}");
+    }
 }
 
 /// Pure routing decision, unit-tested natively.

@@ -88,6 +88,7 @@ pub fn ensure_schema(sql: &dyn Sql) -> Result<(), DbError> {
 }
 
 #[cfg(all(test, feature = "native"))]
+#[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::native::NativeSql;

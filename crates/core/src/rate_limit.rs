@@ -73,6 +73,7 @@ pub fn limit(
 }
 
 #[cfg(all(test, feature = "native"))]
+#[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::migrate::ensure_schema;

@@ -88,6 +88,7 @@ pub fn stage_after_password(
 }
 
 #[cfg(all(test, feature = "native"))]
+#[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::clock::FixedClock;

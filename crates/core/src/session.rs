@@ -219,6 +219,7 @@ pub fn destroy_others(sql: &dyn Sql, user_id: &str, keep: Option<&str>) -> Resul
 }
 
 #[cfg(all(test, feature = "native"))]
+#[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod tests {
     use super::*;
     use crate::clock::FixedClock;

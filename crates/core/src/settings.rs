@@ -72,6 +72,7 @@ mod tests {
 }
 
 #[cfg(all(test, feature = "native"))]
+#[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod native_tests {
     use super::*;
     use crate::migrate::ensure_schema;

@@ -1,6 +1,6 @@
 //! The route table and the component entry point.
 
-use spin_sdk::http::{IncomingRequest, Response, ResponseOutparam};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 use edgedesk_core::ApiError;
 
@@ -86,36 +86,41 @@ pub fn find<'a>(
     }
 }
 
-/// The whole life of a request in a component.
-pub async fn serve(incoming: IncomingRequest, routes: &[Route]) -> Response {
-    serve_with_limit(incoming, routes, JSON_LIMIT).await
+/// The whole life of a request in a component: read it (with a body limit),
+/// route it, answer, and only then kick mail delivery if the handler queued
+/// mail. Answering first keeps the relay's latency out of the response time,
+/// so a forgot-password answer takes as long whether or not a mail was queued.
+/// (Spin, like our host, keeps running the guest after the response is set.)
+///
+/// The answer goes through Spin's response outparam, which keeps repeated
+/// headers: `spin_sdk::http::Response` holds one value per header name, so a
+/// second `Set-Cookie` (session rotation plus a trusted-device cookie) would be
+/// lost. Entry form: `async fn handle(req: IncomingRequest, out: ResponseOutparam)`.
+pub async fn serve_to(incoming: IncomingRequest, routes: &[Route], out: ResponseOutparam) {
+    serve_with_limit(incoming, routes, out, JSON_LIMIT).await
 }
 
+/// [`serve_to`] with a body limit other than the JSON default.
 pub async fn serve_with_limit(
     incoming: IncomingRequest,
     routes: &[Route],
+    out: ResponseOutparam,
     limit: usize,
-) -> Response {
-    respond(incoming, routes, limit).await.into_spin()
-}
-
-/// Like [`serve`], but writes the answer to Spin's response outparam, which
-/// keeps repeated headers: `spin_sdk::http::Response` holds one value per
-/// header name, so a second `Set-Cookie` (e.g. session rotation plus a
-/// trusted-device cookie) would silently replace the first. Use with the
-/// `async fn handle(req: IncomingRequest, out: ResponseOutparam)` entry form.
-pub async fn serve_to(incoming: IncomingRequest, routes: &[Route], out: ResponseOutparam) {
-    let resp = respond(incoming, routes, JSON_LIMIT).await;
+) {
+    let (resp, kick) = respond(incoming, routes, limit).await;
     if let Err(e) = resp.send(out).await {
         eprintln!("response body: {e}");
     }
+    if kick {
+        kick_delivery().await;
+    }
 }
 
-/// The whole life of a request, up to the answer.
-async fn respond(incoming: IncomingRequest, routes: &[Route], limit: usize) -> Resp {
+/// The whole life of a request, up to the answer; also says whether to kick.
+async fn respond(incoming: IncomingRequest, routes: &[Route], limit: usize) -> (Resp, bool) {
     let req = match Req::read(incoming, limit).await {
         Ok(r) => r,
-        Err(e) => return Resp::error(&e).secured(),
+        Err(e) => return (Resp::error(&e).secured(), false),
     };
     let ctx = Ctx::new(req);
     let resp = match handle(&ctx, routes) {
@@ -132,10 +137,7 @@ async fn respond(incoming: IncomingRequest, routes: &[Route], limit: usize) -> R
     for c in ctx.set_cookies.borrow().iter() {
         resp.headers.push(("set-cookie".into(), c.clone()));
     }
-    if ctx.kick.get() {
-        kick_delivery().await;
-    }
-    resp
+    (resp, ctx.kick.get())
 }
 
 fn handle(ctx: &Ctx, routes: &[Route]) -> Result<Resp, ApiError> {
