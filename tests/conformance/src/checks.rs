@@ -16,6 +16,7 @@ pub async fn dispatch(req: Request) -> Value {
         "/conformance/kv/keys" => kv_keys(),
         "/conformance/sqlite/write" => sql_write(),
         "/conformance/files" => files(),
+        "/conformance/bench/kv-sql" => kv_and_sql_read(),
         "/api/notifications/deliver" => record_kick(&req),
         "/api/notifications/kicks" => kicks(),
         _ => echo(&req),
@@ -345,6 +346,15 @@ fn sql_count() -> Value {
         }
         Err(e) => json!({ "count": sql_err(&e) }),
     }
+}
+
+/// The benchmark's storage path: one key-value read and one SQLite query.
+fn kv_and_sql_read() -> Value {
+    let kv = key_value::Store::open_default().map(|s| s.get("bench/key").ok().flatten().map(|v| v.len()));
+    let sql = sqlite::Connection::open_default()
+        .and_then(|db| db.execute("SELECT count(*) FROM sqlite_master", &[]))
+        .map(|r| r.rows.len());
+    json!({ "kv": kv.is_ok(), "sql": sql.is_ok() })
 }
 
 fn var_show(r: Result<String, variables::Error>) -> String {
