@@ -80,17 +80,7 @@ pub fn peek(
     token: &str,
     purpose: Purpose,
 ) -> Result<Option<String>, ApiError> {
-    if !plausible(token) {
-        return Ok(None);
-    }
-    let rows = sql.execute(
-        PEEK,
-        params![sha256_hex(token), purpose.as_str(), clock.now()],
-    )?;
-    rows.first()
-        .map(|r| r.text(0))
-        .transpose()
-        .map_err(Into::into)
+    owner(sql, clock, token, purpose, PEEK)
 }
 
 /// Spends a live token; `None` when it is unknown, used or expired.
@@ -100,11 +90,22 @@ pub fn spend(
     token: &str,
     purpose: Purpose,
 ) -> Result<Option<String>, ApiError> {
+    owner(sql, clock, token, purpose, SPEND)
+}
+
+/// Runs `statement` (PEEK or SPEND) for a live token; answers its user.
+fn owner(
+    sql: &dyn Sql,
+    clock: &dyn Clock,
+    token: &str,
+    purpose: Purpose,
+    statement: &str,
+) -> Result<Option<String>, ApiError> {
     if !plausible(token) {
         return Ok(None);
     }
     let rows = sql.execute(
-        SPEND,
+        statement,
         params![sha256_hex(token), purpose.as_str(), clock.now()],
     )?;
     rows.first()

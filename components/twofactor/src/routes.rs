@@ -371,17 +371,7 @@ fn challenge(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         Kind::EmailOtp => {
             // A code mailed less than a minute ago is still on its way: no second mail.
             if !email_otp::recently_sent(sql, &s.user_id, Purpose::Login, now)? {
-                let portal = portal_name(ctx);
-                email_otp::send(
-                    sql,
-                    ctx.clock(),
-                    ctx.rng(),
-                    &ctx.link_key()?,
-                    &s.user_id,
-                    Purpose::Login,
-                    &mail_ctx(&portal),
-                )?;
-                ctx.kick_mail();
+                send_login_code(ctx, &s.user_id)?;
             }
             json!({})
         }
@@ -400,18 +390,24 @@ fn resend(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     if !methods::is_configured(sql, &s.user_id, Kind::EmailOtp)? {
         return Err(methods::not_configured());
     }
+    send_login_code(ctx, &s.user_id)?;
+    Ok(Resp::accepted())
+}
+
+/// Mails a fresh sign-in code (replacing any earlier one) and kicks delivery.
+fn send_login_code(ctx: &Ctx, user_id: &str) -> Result<(), ApiError> {
     let portal = portal_name(ctx);
     email_otp::send(
-        sql,
+        ctx.sql()?,
         ctx.clock(),
         ctx.rng(),
         &ctx.link_key()?,
-        &s.user_id,
+        user_id,
         Purpose::Login,
         &mail_ctx(&portal),
     )?;
     ctx.kick_mail();
-    Ok(Resp::accepted())
+    Ok(())
 }
 
 #[derive(Deserialize)]
