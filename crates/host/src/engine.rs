@@ -211,9 +211,8 @@ impl AppRuntime {
                 missing_db.join("\n")
             );
         }
-        let sqlite = SqliteDbs {
-            databases: rc
-                .sqlite
+        let sqlite = SqliteDbs::new(
+            rc.sqlite
                 .iter()
                 .filter(|(label, _)| {
                     app.components
@@ -222,7 +221,7 @@ impl AppRuntime {
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-        };
+        );
         sqlite.check()?;
 
         let router = Router::build(app)?;

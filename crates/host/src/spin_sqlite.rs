@@ -5,6 +5,13 @@
 //! transaction. Unlike Spin we set a busy timeout (5 s) so concurrent writers
 //! wait for the lock instead of failing with `database is locked`.
 //!
+//! Connections to file databases are reused: when a guest's connection handle
+//! goes away with no transaction open, the connection returns to a small idle
+//! pool for the next `open`. Opening a SQLite file (and re-preparing every
+//! statement) per request was the largest cost of a session lookup; a reused
+//! connection behaves the same to the guest (a fresh handle, autocommit mode).
+//! A handle dropped mid-transaction is closed, which rolls it back, as in Spin.
+//!
 //! Values map one to one with SQLite's storage classes, by the value actually
 //! stored, not the declared column type: INTEGER -> integer, REAL -> real,
 //! TEXT -> text, BLOB -> blob, NULL -> null. Every SQLite error (syntax,
@@ -46,10 +53,41 @@ impl Location {
     }
 }
 
-/// Databases defined for the app: label -> location.
+/// Most idle connections kept per database file.
+const POOL_MAX: usize = 32;
+
+/// Databases defined for the app: label -> location, and idle connections.
 #[derive(Default)]
 pub struct SqliteDbs {
     pub databases: HashMap<String, Location>,
+    idle: Mutex<HashMap<PathBuf, Vec<Connection>>>,
+}
+
+impl SqliteDbs {
+    pub fn new(databases: HashMap<String, Location>) -> Self {
+        Self {
+            databases,
+            idle: Mutex::default(),
+        }
+    }
+
+    /// An idle connection to `path`, if one is waiting.
+    fn take_idle(&self, path: &PathBuf) -> Option<Connection> {
+        self.idle.lock().ok()?.get_mut(path)?.pop()
+    }
+
+    /// Keeps a finished connection for reuse if it is clean (autocommit).
+    fn give_back(&self, path: PathBuf, conn: Connection) {
+        if !conn.is_autocommit() {
+            return; // dropping it rolls the open transaction back
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(path).or_default();
+            if list.len() < POOL_MAX {
+                list.push(conn);
+            }
+        }
+    }
 }
 
 impl SqliteDbs {
@@ -73,9 +111,23 @@ impl SqliteDbs {
     }
 }
 
-/// An open connection (the `connection` resource).
+/// An open connection (the `connection` resource). Returns its SQLite
+/// connection to the pool when the guest drops the handle or the instance ends.
 pub struct SqliteConnection {
-    conn: Arc<Mutex<Connection>>,
+    conn: Option<Arc<Mutex<Connection>>>,
+    /// The pool and file this connection returns to (file databases only).
+    home: Option<(Arc<SqliteDbs>, PathBuf)>,
+}
+
+impl Drop for SqliteConnection {
+    fn drop(&mut self) {
+        if let (Some((dbs, path)), Some(conn)) = (self.home.take(), self.conn.take())
+            && let Ok(m) = Arc::try_unwrap(conn)
+            && let Ok(c) = m.into_inner()
+        {
+            dbs.give_back(path, c);
+        }
+    }
 }
 
 /// Per-instance state.
@@ -141,13 +193,23 @@ impl sqlite::HostConnection for HostState {
             .get(&database)
             .cloned()
             .ok_or(Error::NoSuchDatabase)?;
-        let conn = tokio::task::spawn_blocking(move || location.connect())
-            .await
-            .map_err(io)?
-            .map_err(io)?;
+        let dbs = self.sqlite.dbs.clone();
+        let home = match &location {
+            Location::File(path) => Some((dbs.clone(), path.clone())),
+            Location::Memory => None,
+        };
+        let idle = home.as_ref().and_then(|(dbs, path)| dbs.take_idle(path));
+        let conn = match idle {
+            Some(c) => c,
+            None => tokio::task::spawn_blocking(move || location.connect())
+                .await
+                .map_err(io)?
+                .map_err(io)?,
+        };
         self.table
             .push(SqliteConnection {
-                conn: Arc::new(Mutex::new(conn)),
+                conn: Some(Arc::new(Mutex::new(conn))),
+                home,
             })
             .map_err(|_| Error::Io("too many connections opened".to_owned()))
     }
@@ -163,7 +225,8 @@ impl sqlite::HostConnection for HostState {
             .get(&connection)
             .map_err(|_| Error::InvalidConnection)?
             .conn
-            .clone();
+            .clone()
+            .ok_or(Error::InvalidConnection)?;
         tokio::task::spawn_blocking(move || {
             let conn = conn.lock().map_err(|_| io("connection lock poisoned"))?;
             execute(&conn, &statement, parameters)
@@ -181,6 +244,34 @@ impl sqlite::HostConnection for HostState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_connections_are_reused_and_open_transactions_never_are() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("db.sqlite");
+        let dbs = SqliteDbs::new(HashMap::from([(
+            "default".to_owned(),
+            Location::File(path.clone()),
+        )]));
+        let loc = Location::File(path.clone());
+
+        let c = loc.connect()?;
+        c.execute_batch("CREATE TABLE t (x INTEGER); CREATE TEMP TABLE marker (y);")?;
+        dbs.give_back(path.clone(), c);
+        let reused = dbs.take_idle(&path).expect("a pooled connection");
+        // The same connection came back (its temp table is still there).
+        reused.execute_batch("SELECT * FROM marker")?;
+        assert!(dbs.take_idle(&path).is_none());
+
+        // A handle dropped mid-transaction is closed, rolling the write back.
+        reused.execute_batch("BEGIN; INSERT INTO t VALUES (1);")?;
+        dbs.give_back(path.clone(), reused);
+        assert!(dbs.take_idle(&path).is_none());
+        let fresh = loc.connect()?;
+        let n: i64 = fresh.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(n, 0);
+        Ok(())
+    }
 
     #[test]
     fn values_round_trip_by_storage_class() -> anyhow::Result<()> {
