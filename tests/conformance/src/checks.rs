@@ -350,7 +350,8 @@ fn sql_count() -> Value {
 
 /// The benchmark's storage path: one key-value read and one SQLite query.
 fn kv_and_sql_read() -> Value {
-    let kv = key_value::Store::open_default().map(|s| s.get("bench/key").ok().flatten().map(|v| v.len()));
+    let kv = key_value::Store::open_default()
+        .map(|s| s.get("bench/key").ok().flatten().map(|v| v.len()));
     let sql = sqlite::Connection::open_default()
         .and_then(|db| db.execute("SELECT count(*) FROM sqlite_master", &[]))
         .map(|r| r.rows.len());
