@@ -79,6 +79,15 @@ page.on('response', (r) => {
 
 let failed = false;
 try {
+  await step('pages show the configured portal name', async () => {
+    await page.goto(`${base}/signup`);
+    const want = process.env.EDGEDESK_PORTAL_NAME;
+    if (want) {
+      await page.waitForFunction((n) => document.querySelector('[data-portal-name]').textContent === n, want);
+      expect((await page.title()).includes(want), `title: ${await page.title()}`);
+    }
+  });
+
   await step('sign-up page shows the password policy and the terms dialog', async () => {
     await page.goto(`${base}/signup`);
     await page.fill('#email', email);

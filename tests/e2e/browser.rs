@@ -122,6 +122,7 @@ async fn browser_signs_up_confirms_by_mail_and_signs_in() -> anyhow::Result<()> 
     );
     let relay = Arc::new(MailCapture::start().await?);
     let opts = TestOptions::new(app_manifest())
+        .var("portal_name", "Acme Help Center")
         .var("mail_transport", "http")
         .var("mail_relay_url", &relay.url())
         .var("mail_relay_origin", &relay.origin());
@@ -132,6 +133,7 @@ async fn browser_signs_up_confirms_by_mail_and_signs_in() -> anyhow::Result<()> 
         vec![
             ("EDGEDESK_BASE_URL".into(), app.base_url()),
             ("EDGEDESK_MAIL_URL".into(), format!("http://{mail}/")),
+            ("EDGEDESK_PORTAL_NAME".into(), "Acme Help Center".into()),
             ("CHROMIUM_PATH".into(), chromium_path()),
         ],
     )
