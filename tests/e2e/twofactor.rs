@@ -441,6 +441,30 @@ async fn email_codes_and_backup_codes_work_once_with_a_resend_limit() -> anyhow:
     Ok(())
 }
 
+/// Asks for the security questions and answers both wrongly.
+async fn answer_questions_wrongly(c: &Client) -> anyhow::Result<TestResponse> {
+    let asked = post(
+        c,
+        "/api/2fa/challenge",
+        json!({"method": "security_questions"}),
+    )
+    .await?
+    .json()?;
+    let wrong: Vec<_> = asked["questions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|q| json!({"question_id": q["id"], "answer": "wrong"}))
+        .collect();
+    post(
+        c,
+        "/api/2fa/verify",
+        json!({"method": "security_questions", "answers": wrong}),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_of_three_questions_are_asked_and_three_failures_lock_the_account() -> anyhow::Result<()>
 {
@@ -500,26 +524,7 @@ async fn two_of_three_questions_are_asked_and_three_failures_lock_the_account() 
     let c3 = env.app.client();
     env.sign_in(&c3, &user)?;
     for left in [2, 1] {
-        let asked = post(
-            &c3,
-            "/api/2fa/challenge",
-            json!({"method": "security_questions"}),
-        )
-        .await?
-        .json()?;
-        let wrong: Vec<_> = asked["questions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|q| json!({"question_id": q["id"], "answer": "wrong"}))
-            .collect();
-        let r = post(
-            &c3,
-            "/api/2fa/verify",
-            json!({"method": "security_questions", "answers": wrong}),
-        )
-        .await?;
+        let r = answer_questions_wrongly(&c3).await?;
         assert_eq!((r.status, code(&r).as_str()), (401, "invalid_code"));
         assert_eq!(r.json()?["error"]["attempts_left"], left);
     }
@@ -533,26 +538,7 @@ async fn two_of_three_questions_are_asked_and_three_failures_lock_the_account() 
         (r.status, code(&r).as_str()),
         (409, "method_not_configured")
     );
-    let asked = post(
-        &c3,
-        "/api/2fa/challenge",
-        json!({"method": "security_questions"}),
-    )
-    .await?
-    .json()?;
-    let wrong: Vec<_> = asked["questions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|q| json!({"question_id": q["id"], "answer": "wrong"}))
-        .collect();
-    let r = post(
-        &c3,
-        "/api/2fa/verify",
-        json!({"method": "security_questions", "answers": wrong}),
-    )
-    .await?;
+    let r = answer_questions_wrongly(&c3).await?;
     assert_eq!((r.status, code(&r).as_str()), (423, "account_locked"));
     let retry = r.json()?["error"]["retry_after_s"].as_i64().unwrap_or(0);
     assert!((890..=900).contains(&retry), "{retry}");
