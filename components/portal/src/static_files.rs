@@ -5,7 +5,8 @@
 //! other path maps one to one. Every segment must be plain (letters, digits, `.`,
 //! `_`, `-`, not starting with a dot) after one percent-decoding, so `..`,
 //! encoded dots, backslashes, NUL and dotfiles all answer the 404 page. Nothing
-//! ever lists a directory. `ETag` is a content hash; `If-None-Match` gets a 304.
+//! ever lists a directory. `ETag` comes from size and modification time (a hash
+//! of the content where the filesystem gives no mtime); `If-None-Match` gets a 304.
 
 use sha2::{Digest, Sha256};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
@@ -43,16 +44,16 @@ pub fn answer(method: &str, raw_path: &str, if_none_match: Option<&str>) -> Resp
     let Some(segments) = safe_segments(raw_path) else {
         return not_found(method);
     };
+    for candidate in candidates(raw_path, &segments) {
+        if let Some(resp) = file(method, &candidate, if_none_match, 200) {
+            return resp;
+        }
+    }
     // A directory without its slash: send the browser to the canonical address.
     if !raw_path.ends_with('/') && !segments.is_empty() {
         let dir = segments.join("/");
         if is_file(&format!("{ROOT}{dir}/index.html")) {
             return Resp::new(301).header("location", format!("/{dir}/"));
-        }
-    }
-    for candidate in candidates(raw_path, &segments) {
-        if let Some(resp) = file(method, &candidate, if_none_match, 200) {
-            return resp;
         }
     }
     not_found(method)
@@ -102,16 +103,27 @@ fn is_file(path: &str) -> bool {
 }
 
 fn file(method: &str, path: &str, if_none_match: Option<&str>, status: u16) -> Option<Resp> {
-    if !is_file(path) {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    let digest = Sha256::digest(&bytes);
-    let etag = format!("\"{}\"", edgedesk_core::token::hex(&digest[..12]));
+    let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    // The validator comes from size and modification time, so a revalidation
+    // (304) never reads the file; without an mtime, from a hash of the content.
+    let mut bytes = None;
+    let etag = match meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    {
+        Some(mtime) => format!("\"{:x}-{:x}\"", meta.len(), mtime.as_nanos()),
+        None => {
+            let content = std::fs::read(path).ok()?;
+            let digest = Sha256::digest(&content);
+            bytes = Some(content);
+            format!("\"{}\"", edgedesk_core::token::hex(&digest[..12]))
+        }
+    };
     let base = Resp::new(status)
         .header("content-type", content_type(path))
         // No build step means no fingerprinted names: revalidate every time
-        // (a 304 costs one hash of a small file).
+        // (a 304 costs one metadata lookup).
         .header("cache-control", "no-cache")
         .header("etag", etag.clone());
     if status == 200 && if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
@@ -119,11 +131,14 @@ fn file(method: &str, path: &str, if_none_match: Option<&str>, status: u16) -> O
         r.status = 304;
         return Some(r);
     }
-    Some(if method == "HEAD" {
-        base.header("content-length", bytes.len().to_string())
-    } else {
-        base.with_body(bytes)
-    })
+    if method == "HEAD" {
+        return Some(base.header("content-length", meta.len().to_string()));
+    }
+    let bytes = match bytes {
+        Some(b) => b,
+        None => std::fs::read(path).ok()?,
+    };
+    Some(base.with_body(bytes))
 }
 
 fn etag_matches(header: &str, etag: &str) -> bool {
