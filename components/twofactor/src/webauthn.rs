@@ -771,22 +771,27 @@ mod tests {
         );
     }
 
+    /// Registers `credential` and returns the refusal's (status, code).
+    fn refused_registration(db: &dyn Sql, credential: &Json) -> (u16, &'static str) {
+        let e = register(
+            db,
+            &rp(),
+            "u1",
+            &CredentialIn::from_json(credential).unwrap(),
+            "K",
+            1,
+        )
+        .unwrap_err();
+        (e.status(), e.code())
+    }
+
     #[test]
     fn wrong_challenge_or_origin_is_refused() {
         let db = db();
         let a = Authenticator::new();
         register_options(&db, &OsRandom, &rp(), &USER, 0).unwrap();
         let c = a.create("bm90IG91ciBjaGFsbGVuZ2U", BASE, "desk.example.com");
-        let e = register(
-            &db,
-            &rp(),
-            "u1",
-            &CredentialIn::from_json(&c).unwrap(),
-            "K",
-            1,
-        )
-        .unwrap_err();
-        assert_eq!((e.status(), e.code()), (400, "wrong_challenge"));
+        assert_eq!(refused_registration(&db, &c), (400, "wrong_challenge"));
 
         let o = register_options(&db, &OsRandom, &rp(), &USER, 0).unwrap();
         let c = a.create(
@@ -794,29 +799,11 @@ mod tests {
             "https://evil.example.com",
             "desk.example.com",
         );
-        let e = register(
-            &db,
-            &rp(),
-            "u1",
-            &CredentialIn::from_json(&c).unwrap(),
-            "K",
-            1,
-        )
-        .unwrap_err();
-        assert_eq!((e.status(), e.code()), (400, "wrong_origin"));
+        assert_eq!(refused_registration(&db, &c), (400, "wrong_origin"));
 
         let o = register_options(&db, &OsRandom, &rp(), &USER, 0).unwrap();
         let c = a.create(o["challenge"].as_str().unwrap(), BASE, "evil.example.com");
-        let e = register(
-            &db,
-            &rp(),
-            "u1",
-            &CredentialIn::from_json(&c).unwrap(),
-            "K",
-            1,
-        )
-        .unwrap_err();
-        assert_eq!((e.status(), e.code()), (400, "wrong_origin"));
+        assert_eq!(refused_registration(&db, &c), (400, "wrong_origin"));
 
         let mut a = registered(&db);
         let o = assertion_options(&db, &OsRandom, &rp(), "u1", 10).unwrap();
