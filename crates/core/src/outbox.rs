@@ -1,6 +1,17 @@
 //! Enqueueing mail. Components insert outbox rows inside their own transaction, so
 //! a mail exists exactly when the change that caused it was committed; the
 //! notifications component delivers it (only it may reach the outside).
+//!
+//! Also the due-check (issue 13). Real Spin has no timer, so a mail whose
+//! delivery failed would wait for the next request that queues mail. Instead,
+//! every request that looked a session up (so has the database open) asks,
+//! after answering, [`should_kick`]: one indexed read ("is any mail due, and
+//! has nobody kicked in the last [`KICK_GAP_S`] seconds?"), and only when both
+//! hold, one exact
+//! claim of the kick slot (a single `INSERT … ON CONFLICT DO UPDATE … WHERE`
+//! on a `settings` row, never a key-value get-then-set). So across all
+//! instances at most one kick per gap goes to the notifications component,
+//! whose per-message lease claims keep delivery exactly once.
 
 use crate::clock::Clock;
 use crate::db::Sql;
@@ -64,6 +75,57 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
+/// At most one due-check kick per this many seconds, across all instances.
+pub const KICK_GAP_S: i64 = 5;
+
+/// The `settings` row holding when the last due-check kick was claimed (unix s).
+const KICK_SETTING: &str = "mail.kick_at";
+
+/// Is any mail due (mirrors the notifications component's claim: pending and
+/// past its retry time, or sending with an expired lease), and is the kick slot
+/// free? Reads only: the `outbox_due (state, next_attempt_at)` index answers
+/// both branches, and `settings` is looked up by its primary key.
+const DUE: &str = "SELECT (EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
+        OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1)) \
+     AND COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?3), 0) <= ?1 - ?2";
+
+/// Claims the kick slot: one statement, so of many instances noticing the same
+/// due mail at once exactly one gets a row back.
+const CLAIM_KICK: &str = "INSERT INTO settings (name, value) VALUES (?3, CAST(?1 AS TEXT)) \
+     ON CONFLICT(name) DO UPDATE SET value = excluded.value \
+     WHERE CAST(settings.value AS INTEGER) <= ?1 - ?2 RETURNING value";
+
+/// Gives the slot back (only if it is still ours) when the kick could not be sent.
+const RELEASE_KICK: &str =
+    "UPDATE settings SET value = '0' WHERE name = ?2 AND value = CAST(?1 AS TEXT)";
+
+/// True when queued mail is due and nobody kicked delivery in the last
+/// [`KICK_GAP_S`] seconds (one read, no write).
+pub fn mail_due(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    let rows = sql.execute(DUE, params![now, KICK_GAP_S, KICK_SETTING])?;
+    Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
+}
+
+/// Claims the kick slot for `now`; true for exactly one caller per gap.
+pub fn claim_kick(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    let rows = sql.execute(CLAIM_KICK, params![now, KICK_GAP_S, KICK_SETTING])?;
+    Ok(!rows.rows.is_empty())
+}
+
+/// The due-check run after answering: true when this request should kick
+/// delivery. The common case (nothing due, or kicked recently) is one read.
+pub fn should_kick(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    Ok(mail_due(sql, now)? && claim_kick(sql, now)?)
+}
+
+/// Frees the slot claimed at `claimed_at` after a kick that failed to reach the
+/// notifications component, so the next request tries again instead of
+/// waiting out the gap.
+pub fn release_kick(sql: &dyn Sql, claimed_at: i64) -> Result<(), ApiError> {
+    sql.execute(RELEASE_KICK, params![claimed_at, KICK_SETTING])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +136,142 @@ mod tests {
             html_escape("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
+    }
+}
+
+#[cfg(all(test, feature = "native"))]
+#[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
+mod due_check_tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::migrate::ensure_schema;
+    use crate::native::NativeSql;
+    use crate::random::OsRandom;
+
+    fn setup() -> (NativeSql, FixedClock) {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        (db, FixedClock::at(1_000_000))
+    }
+
+    fn queue(db: &NativeSql, clock: &FixedClock) -> String {
+        let mail = Mail {
+            kind: "test",
+            to: "a@example.com".into(),
+            subject: "Hi".into(),
+            text: "t".into(),
+            html: "h".into(),
+        };
+        enqueue(db, clock, &OsRandom, &mail).unwrap()
+    }
+
+    fn set(db: &NativeSql, id: &str, state: &str, next: i64, lease: Option<i64>) {
+        db.execute(
+            "UPDATE outbox SET state = ?2, next_attempt_at = ?3, lease_until = ?4 WHERE id = ?1",
+            params![id, state, next, lease],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_empty_outbox_is_never_due() {
+        let (db, clock) = setup();
+        assert!(!mail_due(&db, clock.now()).unwrap());
+        assert!(!should_kick(&db, clock.now()).unwrap());
+    }
+
+    #[test]
+    fn due_means_exactly_what_delivery_would_claim() {
+        let (db, clock) = setup();
+        let now = clock.now();
+        let id = queue(&db, &clock);
+        assert!(mail_due(&db, now).unwrap(), "fresh mail is due at once");
+        set(&db, &id, "pending", now + 30, None);
+        assert!(!mail_due(&db, now).unwrap(), "waiting for its backoff");
+        assert!(
+            mail_due(&db, now + 30).unwrap(),
+            "due when the backoff ends"
+        );
+        set(&db, &id, "sending", now, Some(now + 120));
+        assert!(!mail_due(&db, now + 60).unwrap(), "leased to a sender");
+        assert!(mail_due(&db, now + 121).unwrap(), "its sender died");
+        for state in ["delivered", "failed"] {
+            set(&db, &id, state, now, None);
+            assert!(!mail_due(&db, now + 10_000).unwrap(), "{state}");
+        }
+    }
+
+    #[test]
+    fn one_kick_per_gap_and_none_without_due_mail() {
+        let (db, clock) = setup();
+        let now = clock.now();
+        queue(&db, &clock);
+        assert!(should_kick(&db, now).unwrap());
+        // Still due (nobody delivered it), but the slot is taken for the gap.
+        assert!(!should_kick(&db, now).unwrap());
+        assert!(!should_kick(&db, now + KICK_GAP_S - 1).unwrap());
+        assert!(should_kick(&db, now + KICK_GAP_S).unwrap());
+        // A slot whose kick failed is given back at once.
+        release_kick(&db, now + KICK_GAP_S).unwrap();
+        assert!(should_kick(&db, now + KICK_GAP_S + 1).unwrap());
+        // Releasing an older claim does not free a newer one.
+        release_kick(&db, now).unwrap();
+        assert!(!should_kick(&db, now + KICK_GAP_S + 2).unwrap());
+    }
+
+    #[test]
+    fn the_due_check_uses_indexes_only() {
+        let (db, _) = setup();
+        let plan = db
+            .execute(
+                &format!("EXPLAIN QUERY PLAN {DUE}"),
+                params![1, 5, KICK_SETTING],
+            )
+            .unwrap();
+        let details: Vec<String> = plan.rows.iter().map(|r| r.text(3).unwrap()).collect();
+        assert!(
+            details
+                .iter()
+                .all(|d| !d.starts_with("SCAN outbox") && !d.starts_with("SCAN settings")),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().filter(|d| d.contains("outbox_due")).count() >= 2,
+            "{details:?}"
+        );
+    }
+
+    #[test]
+    fn of_many_instances_noticing_due_mail_at_once_exactly_one_kicks() {
+        let dir = std::env::temp_dir().join(format!(
+            "edgedesk-kick-{}-{}",
+            std::process::id(),
+            crate::token::new_id(&OsRandom)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db.sqlite");
+        {
+            let db = NativeSql::open(&path).unwrap();
+            ensure_schema(&db).unwrap();
+            queue(&db, &FixedClock::at(1_000_000));
+        }
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let db = NativeSql::open(&path).unwrap();
+                    barrier.wait();
+                    should_kick(&db, 1_000_000).unwrap()
+                })
+            })
+            .collect();
+        let kicks = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|k| *k)
+            .count();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(kicks, 1);
     }
 }
