@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod keys;
 pub mod kv;
 pub mod migrate;
 pub mod outbox;

@@ -1,7 +1,8 @@
-//! App settings derived at run time.
+//! App settings derived at run time: the local key and the key rings.
 
 use crate::db::Sql;
 use crate::error::ApiError;
+use crate::keys::{DataKeys, LinkKeys};
 use crate::params;
 use crate::random::Random;
 use crate::token::{b64url, b64url_decode};
@@ -56,6 +57,98 @@ pub fn link_key(
     b64url_decode(&stored).ok_or_else(|| ApiError::internal("local link key unreadable"))
 }
 
+/// The key variables as a component read them (empty = unset).
+#[derive(Default, Clone)]
+pub struct KeyVars {
+    pub link_key: String,
+    pub link_key_previous: String,
+    pub data_key: String,
+    pub data_key_previous: String,
+    /// The single secret of earlier versions: used for a purpose whose own key
+    /// is unset, and still read for data made with it.
+    pub link_secret: String,
+}
+
+impl std::fmt::Debug for KeyVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Which are set, never their values.
+        f.debug_struct("KeyVars")
+            .field("link_key", &!self.link_key.is_empty())
+            .field("link_key_previous", &!self.link_key_previous.is_empty())
+            .field("data_key", &!self.data_key.is_empty())
+            .field("data_key_previous", &!self.data_key_previous.is_empty())
+            .field("link_secret", &!self.link_secret.is_empty())
+            .finish()
+    }
+}
+
+fn missing(name: &'static str) -> ApiError {
+    ApiError::Unavailable {
+        code: "key_missing",
+        message: format!("This service is not configured yet ({name} is unset)."),
+    }
+}
+
+/// The localhost key if one was made already (never makes one).
+fn existing_local_key(sql: &dyn Sql) -> Result<Option<Vec<u8>>, ApiError> {
+    let rows = sql.execute(GET_SETTING, params!["local_link_key"])?;
+    match rows.first() {
+        Some(r) => Ok(b64url_decode(&r.text(0)?)),
+        None => Ok(None),
+    }
+}
+
+/// The link keys: `link_key` (else `link_secret`, else on plain-http localhost
+/// the per-data-dir key) signs; `link_key_previous` still verifies.
+pub fn link_keys(
+    sql: &dyn Sql,
+    rng: &dyn Random,
+    vars: &KeyVars,
+    public_base_url: &str,
+) -> Result<LinkKeys, ApiError> {
+    let previous = Some(vars.link_key_previous.as_bytes());
+    if !vars.link_key.is_empty() {
+        return Ok(LinkKeys::new(vars.link_key.as_bytes(), previous));
+    }
+    let base =
+        link_key(sql, rng, &vars.link_secret, public_base_url).map_err(|_| missing("link_key"))?;
+    Ok(LinkKeys::new(&base, previous))
+}
+
+/// The data keys: `data_key` (else `link_secret`, else on plain-http localhost
+/// the per-data-dir key) seals; `data_key_previous` and the `link_secret`
+/// (or localhost) key still open; the raw `link_secret` (or localhost key)
+/// reads values made before key ids existed (key id `legacy`).
+pub fn data_keys(
+    sql: &dyn Sql,
+    rng: &dyn Random,
+    vars: &KeyVars,
+    public_base_url: &str,
+) -> Result<DataKeys, ApiError> {
+    let previous = Some(vars.data_key_previous.as_bytes());
+    // What the old single secret was on this install, if anything.
+    let old = if !vars.link_secret.is_empty() {
+        Some(vars.link_secret.as_bytes().to_vec())
+    } else if is_local_http(public_base_url) {
+        existing_local_key(sql)?
+    } else {
+        None
+    };
+    let keys = if !vars.data_key.is_empty() {
+        DataKeys::new(vars.data_key.as_bytes(), previous)
+    } else {
+        let base = link_key(sql, rng, &vars.link_secret, public_base_url)
+            .map_err(|_| missing("data_key"))?;
+        DataKeys::new(&base, previous)
+    };
+    Ok(match old {
+        Some(old) => keys.with_fallback(&old).with_legacy(&old),
+        // No old secret: nothing can be legacy (a localhost key made just
+        // now sealed nothing yet).
+        None => keys,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +192,62 @@ mod native_tests {
         );
         let err = link_key(&db, &OsRandom, "", "https://desk.example.com").unwrap_err();
         assert_eq!(err.status(), 503);
+    }
+
+    fn vars(link_key: &str, data_key: &str, data_prev: &str, secret: &str) -> KeyVars {
+        KeyVars {
+            link_key: link_key.into(),
+            data_key: data_key.into(),
+            data_key_previous: data_prev.into(),
+            link_secret: secret.into(),
+            ..KeyVars::default()
+        }
+    }
+
+    #[test]
+    fn purpose_keys_win_over_link_secret_which_stays_readable() {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        let url = "https://desk.example.com";
+        let only_secret = data_keys(&db, &OsRandom, &vars("", "", "", "S"), url).unwrap();
+        let both = data_keys(&db, &OsRandom, &vars("", "D", "", "S"), url).unwrap();
+        assert_ne!(only_secret.current_id(), both.current_id());
+        let sealed = only_secret.seal(&OsRandom, "c", "u1", b"x");
+        assert!(both.open("c", "u1", sealed.as_bytes()).unwrap().stale);
+        assert_eq!(both.legacy_secret(), Some(&b"S"[..]));
+        let l1 = link_keys(&db, &OsRandom, &vars("", "", "", "S"), url).unwrap();
+        let l2 = link_keys(&db, &OsRandom, &vars("L", "", "", "S"), url).unwrap();
+        assert_ne!(l1.current_id(), l2.current_id());
+        assert_eq!(l2.previous_id(), None);
+    }
+
+    #[test]
+    fn keys_are_refused_off_localhost_without_secrets() {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        let url = "https://desk.example.com";
+        let e = data_keys(&db, &OsRandom, &KeyVars::default(), url).unwrap_err();
+        assert_eq!((e.status(), e.code()), (503, "key_missing"));
+        let e = link_keys(&db, &OsRandom, &KeyVars::default(), url).unwrap_err();
+        assert_eq!(e.status(), 503);
+        // A data key alone is enough for data; links still need theirs.
+        assert!(data_keys(&db, &OsRandom, &vars("", "D", "", ""), url).is_ok());
+        assert!(link_keys(&db, &OsRandom, &vars("", "D", "", ""), url).is_err());
+    }
+
+    #[test]
+    fn localhost_key_is_derived_and_read_as_legacy() {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        let url = "http://127.0.0.1:3000";
+        // The raw key that sealed (pre-key-id) values of a dev install.
+        let raw = link_key(&db, &OsRandom, "", url).unwrap();
+        let local = data_keys(&db, &OsRandom, &KeyVars::default(), url).unwrap();
+        assert_eq!(local.legacy_secret(), Some(raw.as_slice()));
+        let sealed = local.seal(&OsRandom, "c", "u1", b"x");
+        // Moving a dev install to a data key keeps its data readable.
+        let moved = data_keys(&db, &OsRandom, &vars("", "D", "", ""), url).unwrap();
+        assert!(moved.open("c", "u1", sealed.as_bytes()).unwrap().stale);
+        assert_eq!(moved.legacy_secret(), Some(raw.as_slice()));
     }
 }

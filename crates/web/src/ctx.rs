@@ -4,9 +4,10 @@
 use std::cell::{Cell, OnceCell, RefCell};
 
 use edgedesk_core::clock::SystemClock;
+use edgedesk_core::keys::{DataKeys, LinkKeys};
 use edgedesk_core::random::OsRandom;
 use edgedesk_core::session::{self as core_session, Session, Stage};
-use edgedesk_core::settings::is_local_http;
+use edgedesk_core::settings::{self, KeyVars, is_local_http};
 use edgedesk_core::token::ct_eq;
 use edgedesk_core::{ApiError, Clock, Kv, Random, Sql};
 
@@ -100,6 +101,31 @@ impl Ctx {
     pub fn link_key(&self) -> Result<Vec<u8>, ApiError> {
         let secret = self.var_or("link_secret", "");
         edgedesk_core::settings::link_key(self.sql()?, &self.rng, &secret, &self.base_url())
+    }
+
+    /// The key variables this component declares (an undeclared one reads as
+    /// unset: a component gets only the keys spin.toml gives it).
+    fn key_vars(&self) -> KeyVars {
+        KeyVars {
+            link_key: self.var_or("link_key", ""),
+            link_key_previous: self.var_or("link_key_previous", ""),
+            data_key: self.var_or("data_key", ""),
+            data_key_previous: self.var_or("data_key_previous", ""),
+            link_secret: self.var_or("link_secret", ""),
+        }
+    }
+
+    /// Keys for signing and verifying links (`keys::sign_link`,
+    /// `keys::verify_link`); 503 `key_missing` when none is configured off
+    /// localhost. The component declares `link_key` and `link_key_previous`.
+    pub fn link_keys(&self) -> Result<LinkKeys, ApiError> {
+        settings::link_keys(self.sql()?, &self.rng, &self.key_vars(), &self.base_url())
+    }
+
+    /// Keys for data at rest (`DataKeys::seal` / `open`); the component
+    /// declares `data_key`, `data_key_previous` and `link_secret` (legacy).
+    pub fn data_keys(&self) -> Result<DataKeys, ApiError> {
+        settings::data_keys(self.sql()?, &self.rng, &self.key_vars(), &self.base_url())
     }
 
     /// Asks the notifications component to deliver queued mail once the handler
