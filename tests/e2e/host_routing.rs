@@ -1,6 +1,10 @@
-//! Routing and request headers, checked against Spin's rules: the most
-//! specific route wins, wildcards expose `spin-path-info`, named segments
-//! become `spin-path-match-*`, no route answers 404.
+//! Routing and request headers, checked against Spin's documentation
+//! (spinframework.dev/v4/http-trigger) and router (`crates/http/src/routes.rs`,
+//! `crates/trigger-http/src/headers.rs` and `server.rs`): the most specific
+//! route wins, wildcards expose `spin-path-info`, named segments become
+//! `spin-path-match-*` (underscores as dashes), private components are only
+//! reachable by chaining, no route answers an empty 404, and
+//! `/.well-known/spin/` is answered by the host.
 
 use edgedesk_e2e::{TestApp, Value, fixture};
 
@@ -32,6 +36,19 @@ async fn most_specific_route_wins() -> anyhow::Result<()> {
         ("/exact", "exact", "/exact"),
         ("/exact/more", "root", "/..."),
         ("/users/42/posts", "users", "/users/:id/..."),
+        // Exact beats a named segment; a named segment beats `/...`.
+        ("/users/me", "me", "/users/me"),
+        ("/users/me/x", "users", "/users/:id/..."),
+        ("/users/42", "users", "/users/:id/..."),
+        (
+            "/base/a/b/c/d",
+            "named",
+            "/base/:path_segment/:path_end/...",
+        ),
+        // One segment short of the named route: the catch-all.
+        ("/base/a", "root", "/..."),
+        // A private component has no route: its name is just a path.
+        ("/hidden", "root", "/..."),
     ] {
         let resp = client.get(path).await?;
         assert_eq!(resp.status, 200, "{path}");
@@ -87,6 +104,38 @@ async fn guest_sees_spins_request_headers() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn named_segments_arrive_as_spin_path_match_headers() -> anyhow::Result<()> {
+    let app = TestApp::start(fixture("routing"), &[]).await?;
+    let client = app.client();
+    let body = client
+        .request(
+            "GET",
+            "/base/first_part/second/rest/of/it?q=1",
+            // A client cannot forge a match header.
+            &[("spin-path-match-path-segment", "forged")],
+            Vec::new(),
+        )
+        .await?
+        .json()?;
+    assert_eq!(name(&body), "named");
+    assert_eq!(header(&body, "spin-path-match-path-segment"), "first_part");
+    assert_eq!(header(&body, "spin-path-match-path-end"), "second");
+    assert_eq!(header(&body, "spin-path-info"), "/rest/of/it");
+    assert_eq!(
+        header(&body, "spin-matched-route"),
+        "/base/:path_segment/:path_end/..."
+    );
+    assert_eq!(
+        header(&body, "spin-component-route"),
+        "/base/:path_segment/:path_end"
+    );
+    // Only the headers Spin sets: no underscore spelling.
+    assert_eq!(header(&body, "spin-path-match-path_segment"), "<none>");
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn no_route_answers_plain_404() -> anyhow::Result<()> {
     // An app without a catch-all route.
     let dir = tempfile::tempdir()?;
@@ -105,11 +154,23 @@ async fn no_route_answers_plain_404() -> anyhow::Result<()> {
     edgedesk_e2e::ensure_built(&fixture("routing"))?;
     let app = TestApp::start(&manifest, &[]).await?;
     let client = app.client();
-    let resp = client.get("/elsewhere").await?;
-    assert_eq!(resp.status, 404);
-    assert_eq!(resp.text(), "Not Found");
+    // Spin's 404: no body, whatever the method.
+    for method in ["GET", "POST", "DELETE"] {
+        let resp = client
+            .request(method, "/elsewhere", &[], b"x".to_vec())
+            .await?;
+        assert_eq!(resp.status, 404, "{method}");
+        assert_eq!(resp.text(), "", "{method}");
+    }
     assert_eq!(client.get("/only/x").await?.status, 200);
-    assert_eq!(client.get("/.well-known/spin/health").await?.status, 200);
+    // The host answers /.well-known/spin/ itself, before routing.
+    let health = client.get("/.well-known/spin/health").await?;
+    assert_eq!((health.status, health.text().as_str()), (200, "OK"));
+    let info = client.get("/.well-known/spin/info").await?;
+    assert_eq!(info.status, 200);
+    assert_eq!(info.json()?["name"], "narrow");
+    let other = client.get("/.well-known/spin/other").await?;
+    assert_eq!((other.status, other.text().as_str()), (404, ""));
     app.stop().await;
     Ok(())
 }

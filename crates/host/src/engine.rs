@@ -26,6 +26,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::fermyon::spin;
+use crate::componentize;
 use crate::files;
 use crate::headers;
 use crate::manifest::App;
@@ -72,74 +73,141 @@ impl WasiHttpView for HostState {
 
 // ------------------------------------------------------------------ engine
 
+/// The pooling engine (the default) and the on-demand one (`--disable-pooling`).
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+static ENGINE_ON_DEMAND: OnceLock<Result<Engine, String>> = OnceLock::new();
 
-type CompiledKey = (PathBuf, u64, Option<SystemTime>);
+/// (file, size, mtime, pooling): a component compiled for one engine cannot
+/// be used with the other.
+type CompiledKey = (PathBuf, u64, Option<SystemTime>, bool);
 static COMPILED: OnceLock<Mutex<HashMap<CompiledKey, Component>>> = OnceLock::new();
 
 /// The process-wide engine (shared so tests that boot many apps compile each
 /// component once and share one instance pool).
 pub fn engine() -> anyhow::Result<Engine> {
-    let result = ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(1000)
-            .total_core_instances(4000)
-            .total_memories(1000)
-            .total_tables(2000)
-            .total_stacks(1000)
-            .max_memory_size(1 << 30)
-            // Reset the first pages of a slot with memset instead of
-            // madvise: cheaper for the small instances a request creates.
-            .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if std::env::var_os("EDGEDESK_NO_COMPILE_CACHE").is_none() {
-            match wasmtime::Cache::from_file(None) {
-                Ok(cache) => {
-                    config.cache(Some(cache));
-                }
-                Err(e) => eprintln!("edgedesk: compile cache disabled: {e:#}"),
-            }
-        }
-        let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
-        let ticker = engine.weak();
-        // Epoch ticks let long guest computations yield (Spin does the same).
-        let spawned = std::thread::Builder::new()
-            .name("edgedesk-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = ticker.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            });
-        if let Err(e) = spawned {
-            return Err(format!("cannot start epoch thread: {e}"));
-        }
-        Ok(engine)
-    });
-    result
+    engine_with(true)
+}
+
+/// The process-wide engine with the pooling allocator, or (as `spin up
+/// --disable-pooling`) one that allocates each instance on demand.
+pub fn engine_with(pooling: bool) -> anyhow::Result<Engine> {
+    let cell = if pooling { &ENGINE } else { &ENGINE_ON_DEMAND };
+    cell.get_or_init(|| new_engine(pooling))
         .clone()
         .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))
 }
 
-fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+fn pool_config() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1000)
+        .total_core_instances(4000)
+        .total_memories(1000)
+        .total_tables(2000)
+        .total_stacks(1000)
+        .max_memory_size(1 << 30)
+        // Reset the first pages of a slot with memset instead of
+        // madvise: cheaper for the small instances a request creates.
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    pool
+}
+
+fn new_engine(pooling: bool) -> Result<Engine, String> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config()));
+    }
+    if std::env::var_os("EDGEDESK_NO_COMPILE_CACHE").is_none() {
+        match wasmtime::Cache::from_file(None) {
+            Ok(cache) => {
+                config.cache(Some(cache));
+            }
+            Err(e) => eprintln!("edgedesk: compile cache disabled: {e:#}"),
+        }
+    }
+    let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+    let ticker = engine.weak();
+    // Epoch ticks let long guest computations yield (Spin does the same).
+    let spawned = std::thread::Builder::new()
+        .name("edgedesk-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start epoch thread: {e}"));
+    }
+    Ok(engine)
+}
+
+/// Compiles the component at `path` (once per file version and engine). A
+/// core wasm module is first componentized, cached under `state_dir`.
+fn compile(
+    engine: &Engine,
+    pooling: bool,
+    path: &Path,
+    state_dir: &Path,
+) -> anyhow::Result<Component> {
     let meta = std::fs::metadata(path)?;
-    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let key = (
+        path.to_path_buf(),
+        meta.len(),
+        meta.modified().ok(),
+        pooling,
+    );
     let cache = COMPILED.get_or_init(Default::default);
     if let Ok(cache) = cache.lock()
         && let Some(c) = cache.get(&key)
     {
         return Ok(c.clone());
     }
-    let component = Component::from_file(engine, path)?;
+    let bytes = std::fs::read(path)?;
+    let component = match componentize::kind(&bytes) {
+        componentize::Kind::Module => {
+            let started = Instant::now();
+            let (component, source) = componentize::componentize_cached(state_dir, &bytes)?;
+            if source == componentize::Source::Made {
+                eprintln!(
+                    "Componentized core module {} with the WASI preview1 adapter in {:.0} ms (cached under {})",
+                    path.display(),
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    state_dir.join(componentize::CACHE_DIR).display()
+                );
+            }
+            Component::new(engine, &component)?
+        }
+        _ => Component::new(engine, &bytes)?,
+    };
     if let Ok(mut cache) = cache.lock() {
         cache.insert(key, component.clone());
     }
     Ok(component)
+}
+
+/// How [`AppRuntime::load_with`] prepares an app: `spin up`'s flags.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// `--variable` values, winning over `SPIN_VARIABLE_*`.
+    pub variables: HashMap<String, String>,
+    /// `--direct-mounts`: mount `files` directories instead of copying them.
+    pub direct_mounts: bool,
+    /// `false` with `--disable-pooling`.
+    pub pooling: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            variables: HashMap::new(),
+            direct_mounts: false,
+            pooling: true,
+        }
+    }
 }
 
 // -------------------------------------------------------------- runtime
@@ -159,20 +227,56 @@ pub struct ComponentRuntime {
 /// A loaded app: routes, compiled components and storage.
 pub struct AppRuntime {
     engine: Engine,
+    pooling: bool,
     pub(crate) router: Router,
     components: HashMap<String, ComponentRuntime>,
     kv: Arc<KvStores>,
     sqlite: Arc<SqliteDbs>,
     base: String,
+    /// The body of `/.well-known/spin/info`.
+    pub(crate) app_info: bytes::Bytes,
     self_origin: OnceLock<String>,
     pub(crate) secrets: Vec<String>,
+    /// Outside requests running in guests at once. More instances in flight
+    /// than cores buy no throughput: they only hold memory and make SQLite
+    /// writers queue behind each other's busy waits. Service-chained requests
+    /// are not counted (a guest holding a slot may be waiting on one).
+    pub(crate) in_flight: tokio::sync::Semaphore,
     _mounts: Vec<files::Mounts>,
+}
+
+/// Guest instances serving outside requests at once: two per core, at least 4.
+pub fn in_flight_limit() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 2)
+        .unwrap_or(4)
+        .max(4)
 }
 
 impl AppRuntime {
     /// Validates storage and variables, compiles every component.
     pub fn load(app: &App, rc: &RuntimeConfig, env: &EnvSource) -> anyhow::Result<Arc<Self>> {
-        let resolved = variables::resolve(app, env)?;
+        Self::load_with(app, rc, env, &LoadOptions::default())
+    }
+
+    /// [`AppRuntime::load`] with `spin up`'s flags.
+    pub fn load_with(
+        app: &App,
+        rc: &RuntimeConfig,
+        env: &EnvSource,
+        opts: &LoadOptions,
+    ) -> anyhow::Result<Arc<Self>> {
+        let resolved = variables::resolve_with(app, env, &opts.variables)?;
+        for name in opts.variables.keys() {
+            if !app.variables.contains_key(name) {
+                eprintln!(
+                    "Warning: --variable {name}: the app declares no variable named {name:?} (names are lower_snake_case, as in spin.toml)"
+                );
+            }
+        }
+        for warning in crate::startup::relay_warnings(&resolved.app) {
+            eprintln!("Warning: {warning}");
+        }
         let secrets = app
             .variables
             .iter()
@@ -225,7 +329,13 @@ impl AppRuntime {
         sqlite.check()?;
 
         let router = Router::build(app)?;
-        let engine = engine()?;
+        if app.base != "/" && !app.base.is_empty() {
+            eprintln!(
+                "Warning: [application.trigger.http] base = {:?} is ignored, as on Spin 3 and later; routes start at `/`: put the prefix in each route instead",
+                app.base
+            );
+        }
+        let engine = engine_with(opts.pooling)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -242,7 +352,7 @@ impl AppRuntime {
                     c.source.display()
                 );
             }
-            let component = compile(&engine, &c.source)
+            let component = compile(&engine, opts.pooling, &c.source, &rc.state_dir)
                 .with_context(|| format!("component {id:?}: cannot load {}", c.source.display()))?;
             let pre = linker.instantiate_pre(&component).map_err(|e| {
                 anyhow!("component {id:?} needs an import this host does not provide: {e:#}")
@@ -254,8 +364,8 @@ impl AppRuntime {
                 .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
             let allowed_hosts =
                 AllowedHosts::parse(&hosts).with_context(|| format!("component {id:?}"))?;
-            let m =
-                files::prepare(&app.dir, c).with_context(|| format!("component {id:?}: files"))?;
+            let m = files::prepare(&app.dir, c, opts.direct_mounts)
+                .with_context(|| format!("component {id:?}: files"))?;
             let preopens = m.preopens.clone();
             mounts.push(m);
             components.insert(
@@ -278,14 +388,17 @@ impl AppRuntime {
         }
 
         Ok(Arc::new(Self {
+            pooling: opts.pooling,
             engine,
             router,
             components,
             kv: Arc::new(kv),
             sqlite: Arc::new(sqlite),
-            base: app.base.clone(),
+            base: "/".to_owned(),
+            app_info: app_info(app),
             self_origin: OnceLock::new(),
             secrets,
+            in_flight: tokio::sync::Semaphore::new(in_flight_limit()),
             _mounts: mounts,
         }))
     }
@@ -297,6 +410,17 @@ impl AppRuntime {
 
     pub(crate) fn self_origin(&self) -> Option<&str> {
         self.self_origin.get().map(String::as_str)
+    }
+
+    /// Whether instances come from the pooling allocator (not with
+    /// `--disable-pooling`).
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The open backend of key-value store `label`, if a component uses it.
+    pub fn kv_backend(&self, label: &str) -> Option<Arc<spin_kv::Backend>> {
+        self.kv.stores.get(label).cloned()
     }
 
     /// True when the app has a component with this id.
@@ -436,6 +560,18 @@ impl AppRuntime {
     pub fn component_ids(&self) -> impl Iterator<Item = &str> {
         self.components.keys().map(String::as_str)
     }
+}
+
+/// Spin's `/.well-known/spin/info` body: the app's name and version, pretty JSON.
+fn app_info(app: &App) -> bytes::Bytes {
+    let mut info = serde_json::Map::new();
+    info.insert("name".into(), app.name.clone().into());
+    if let Some(v) = &app.version {
+        info.insert("version".into(), v.clone().into());
+    }
+    serde_json::to_vec_pretty(&info)
+        .map(bytes::Bytes::from)
+        .unwrap_or_default()
 }
 
 // ------------------------------------------------------------ guest output

@@ -1,10 +1,15 @@
 //! A component's `files`: what it may read, mounted read-only.
 //!
-//! `{ source = "dir", destination = "/x" }` mounts the directory directly.
-//! Glob entries (`"assets/**/*.css"`) are copied, as `spin up` does, into a
-//! private temporary directory mounted at `/`, each file at its path relative
-//! to the manifest; `exclude_files` globs are left out. When globs are present
-//! the directory entries are copied there too, so all mounts can share `/`.
+//! As `spin up` does by default, every entry is copied into a private
+//! temporary directory mounted at `/`: glob entries (`"assets/**/*.css"`)
+//! each file at its path relative to the manifest, `{ source = "dir",
+//! destination = "/x" }` the directory's tree under `/x`; `exclude_files`
+//! globs are left out. So the guest sees the files as they were at start-up.
+//!
+//! With `--direct-mounts` (Spin's flag of the same name) directories are
+//! mounted in place instead, so edits on the host are visible without a
+//! restart; like Spin, this is refused for components with glob entries or
+//! `exclude_files`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,11 +24,23 @@ pub struct Mounts {
     _copied: Option<tempfile::TempDir>,
 }
 
-/// Prepares the mounts of `c`; paths are relative to `app_dir`.
-pub fn prepare(app_dir: &Path, c: &Component) -> anyhow::Result<Mounts> {
-    let needs_copy =
-        !c.exclude_files.is_empty() || c.files.iter().any(|f| matches!(f, FilesMount::Pattern(_)));
-    if !needs_copy {
+/// Prepares the mounts of `c`; paths are relative to `app_dir`. `direct`
+/// is `--direct-mounts`.
+pub fn prepare(app_dir: &Path, c: &Component, direct: bool) -> anyhow::Result<Mounts> {
+    if c.files.is_empty() && c.exclude_files.is_empty() {
+        return Ok(Mounts {
+            preopens: Vec::new(),
+            _copied: None,
+        });
+    }
+    if direct {
+        if !c.exclude_files.is_empty()
+            || c.files.iter().any(|f| matches!(f, FilesMount::Pattern(_)))
+        {
+            bail!(
+                "--direct-mounts cannot be used with file patterns or exclude_files; mount whole directories ({{ source = \"dir\", destination = \"/path\" }}) or drop --direct-mounts"
+            );
+        }
         let mut preopens = Vec::new();
         for f in &c.files {
             if let FilesMount::Placement {

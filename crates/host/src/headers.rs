@@ -2,7 +2,8 @@
 //!
 //! Same names and values as Spin's HTTP trigger (`crates/trigger-http`
 //! `headers.rs`): the full URL, the matched route, the path below a wildcard,
-//! the client address, and one `spin-path-match-<name>` per named segment.
+//! the client address, and one `spin-path-match-<name>` per named segment
+//! (Spin's `SPIN_PATH_MATCH_<NAME>` with `_` turned into `-`, lowercased).
 //! Client-sent headers of the same names are replaced, so a component can
 //! trust them.
 
@@ -61,10 +62,7 @@ pub fn apply<B>(
         (CLIENT_ADDR.to_owned(), client_addr.to_string()),
     ];
     for (name, value) in &route.params {
-        pairs.push((
-            format!("spin-path-match-{}", name.to_ascii_lowercase()),
-            value.clone(),
-        ));
+        pairs.push((crate::routes::param_header_name(name), value.clone()));
     }
     let headers = req.headers_mut();
     for (name, value) in pairs {
@@ -110,6 +108,25 @@ mod tests {
         assert_eq!(h(CLIENT_ADDR).as_deref(), Some("127.0.0.1:8777"));
         assert_eq!(h("spin-path-match-userid").as_deref(), Some("42"));
         assert_eq!(req.headers().get_all(CLIENT_ADDR).iter().count(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn underscored_segment_names_become_dashed_headers() -> anyhow::Result<()> {
+        // The reported bug: `:path_segment` must arrive as
+        // `spin-path-match-path-segment`, as Spin names it.
+        let router = Router::from_routes("/", [("c", "/base/:path_segment/:path_end/...")])?;
+        let m = router.route("/base/a/b/c").context("match")?;
+        let mut req = http::Request::builder()
+            .uri("/base/a/b/c")
+            .header("spin-path-match-path-segment", "forged")
+            .body(())?;
+        apply(&mut req, &m, "127.0.0.1:1".parse()?, "/")?;
+        let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+        assert_eq!(h("spin-path-match-path-segment"), Some("a"));
+        assert_eq!(h("spin-path-match-path-end"), Some("b"));
+        assert_eq!(h("spin-path-match-path_segment"), None);
+        assert_eq!(h(PATH_INFO), Some("/c"));
         Ok(())
     }
 }

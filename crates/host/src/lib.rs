@@ -1,5 +1,6 @@
 //! EdgeDesk's wasmtime host: runs a Spin application (`spin.toml`, manifest
-//! version 2, components built for wasm32-wasip2) with Spin's semantics.
+//! version 2, components built for wasm32-wasip2, or wasip1 core modules,
+//! componentized at load time) with Spin's semantics.
 //!
 //! Spin itself cannot be installed everywhere the project is developed and
 //! tested, so the project ships this host. It is faithful to Spin rather than
@@ -20,6 +21,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod componentize;
 pub mod engine;
 pub mod files;
 pub mod headers;
@@ -30,6 +32,7 @@ pub mod runtime_config;
 pub mod server;
 pub mod spin_kv;
 pub mod spin_sqlite;
+pub mod startup;
 pub mod variables;
 
 /// Host bindings for the Spin 2.0 interfaces spin-sdk 5.x components import.

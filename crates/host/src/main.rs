@@ -48,6 +48,31 @@ enum Command {
         /// Do not log one line per request.
         #[arg(long)]
         quiet: bool,
+        /// Set an app variable: `NAME=VALUE`, `NAME=@file` (the file's text),
+        /// or `@file.json` / `@file.toml` (a map). Wins over SPIN_VARIABLE_*;
+        /// may be repeated (the last value wins).
+        #[arg(
+            long = "variable",
+            value_name = "KEY=VALUE | KEY=@FILE | @FILE.json | @FILE.toml"
+        )]
+        variables: Vec<String>,
+        /// Pass an environment variable (key=value) to all components.
+        #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Set a key/value pair in the app's default store (overwrites); may be repeated.
+        #[arg(long = "key-value", value_name = "KEY=VALUE")]
+        key_values: Vec<String>,
+        /// Run a SQLite statement against the default database before serving;
+        /// `@file.sql` runs a file, `@file.sql:label` against database `label`.
+        #[arg(long = "sqlite", value_name = "SQL | @FILE[:LABEL]")]
+        sqlite: Vec<String>,
+        /// Mount `files` directories in place instead of copying them, so
+        /// edits show without a restart (not with globs or exclude_files).
+        #[arg(long = "direct-mounts")]
+        direct_mounts: bool,
+        /// Allocate each instance on demand instead of from the pooling allocator.
+        #[arg(long = "disable-pooling")]
+        disable_pooling: bool,
     },
     /// Run each component's build command (like `spin build`).
     Build {
@@ -86,8 +111,36 @@ enum Command {
     },
 }
 
+/// `spin up` flags this host does not take, so the error can say so.
+const SPIN_ONLY_FLAGS: &[&str] = &[
+    "--follow",
+    "--log-dir",
+    "-L",
+    "--truncate-logs",
+    "--cache",
+    "--disable-cache",
+    "--temp",
+    "--tmp",
+    "--cache-dir",
+    "--profile",
+    "--insecure",
+    "-k",
+    "--component-id",
+    "-c",
+    "--tls-cert",
+    "--tls-key",
+    "--find-free-port",
+    "--allow-transient-write",
+    "--max-instance-memory",
+    "--from-registry",
+    "--from-file",
+];
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -107,6 +160,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// Help and version go to stdout as usual; an unknown flag is one line
+/// naming it (and saying when it is a `spin up` flag this host lacks).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::UnknownArgument => {
+            let flag = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::from("?"),
+            };
+            let name = flag.split('=').next().unwrap_or(&flag);
+            if SPIN_ONLY_FLAGS.contains(&name) {
+                eprintln!(
+                    "Error: {name} is a `spin up` flag this host does not support; see `edgedesk up --help` for the flags it takes"
+                );
+            } else {
+                eprintln!(
+                    "Error: unknown flag {name}; see `edgedesk --help` and `edgedesk up --help` for the flags this host takes"
+                );
+            }
+            ExitCode::from(2)
+        }
+        _ => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Parses `-e`, `--key-value` and `--variable` arguments.
+fn pairs(args: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|a| edgedesk_host::startup::parse_pair(a, what))
+        .collect()
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Build { from } => build(&from),
@@ -118,11 +211,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state_dir,
             kick_interval,
             quiet,
+            variables,
+            env,
+            key_values,
+            sqlite,
+            direct_mounts,
+            disable_pooling,
         } => {
+            // Flag values are checked before any build, so a typo fails fast.
+            let mut vars = Vec::new();
+            for v in &variables {
+                vars.extend(edgedesk_host::variables::parse_variable_arg(v)?);
+            }
+            let component_env = pairs(&env, "-e/--env")?;
+            let key_values = pairs(&key_values, "--key-value")?;
             if do_build {
                 build(&from)?;
             }
             let mut opts = UpOptions::new(&from);
+            opts.variables = vars;
+            opts.component_env = component_env;
+            opts.key_values = key_values;
+            opts.sqlite_statements = sqlite;
+            opts.direct_mounts = direct_mounts;
+            opts.disable_pooling = disable_pooling;
             opts.listen = listen;
             opts.runtime_config = runtime_config_file;
             opts.state_dir = state_dir;
@@ -202,8 +314,7 @@ fn print_banner(app: &edgedesk_host::RunningApp) {
     println!("Serving http://{addr}");
     println!("Available Routes:");
     for (component, route, wildcard) in app.runtime().routes() {
-        let route = if route.is_empty() { "/" } else { route };
-        let shown = route.strip_suffix("/...").unwrap_or(route);
+        let shown = if route.is_empty() { "/" } else { route };
         println!(
             "  {component}: http://{addr}{shown}{}",
             if wildcard { " (wildcard)" } else { "" }

@@ -25,7 +25,10 @@ pub struct App {
     /// Directory holding the manifest; relative paths are resolved against it.
     pub dir: PathBuf,
     pub name: String,
-    /// `[application.trigger.http] base`, `/` when absent.
+    /// `[application] version`, when given (reported by `/.well-known/spin/info`).
+    pub version: Option<String>,
+    /// `[application.trigger.http] base`, `/` when absent. Spin 3 and later
+    /// ignore it (routes are always from `/`); so does this host, with a warning.
     pub base: String,
     pub variables: IndexMap<String, Variable>,
     pub triggers: Vec<HttpTrigger>,
@@ -378,6 +381,7 @@ fn convert(raw: RawManifest, path: &Path, dir: &Path) -> anyhow::Result<App> {
         manifest_path: path.to_path_buf(),
         dir: dir.to_path_buf(),
         name: raw.application.name,
+        version: Some(raw.application.version).filter(|v| !v.is_empty()),
         base,
         variables,
         triggers,

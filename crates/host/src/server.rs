@@ -3,8 +3,9 @@
 //! hyper 1 over tokio, HTTP/1.1 with keep-alive. Each request is routed with
 //! Spin's rules and run in a fresh instance; one log line per request goes to
 //! stderr (method, path without the query string, status, duration). A guest
-//! trap answers 500 and the server keeps serving; no route answers 404, as in
-//! Spin. Shutdown stops accepting and lets in-flight requests finish.
+//! trap answers 500 and the server keeps serving; no route answers 404, both
+//! with an empty body as in Spin; `/.well-known/spin/health` and `info` are
+//! answered by the host. Shutdown stops accepting and lets in-flight requests finish.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -25,16 +26,19 @@ use tokio::sync::watch;
 use wasmtime_wasi_http::WasiBody;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use crate::engine::AppRuntime;
+use crate::engine::{AppRuntime, LoadOptions};
 use crate::manifest;
 use crate::outbound::empty_body;
 use crate::runtime_config;
+use crate::startup;
 use crate::variables::EnvSource;
 
 /// How often `up` asks the notifications component to deliver its outbox.
 pub const DEFAULT_KICK_INTERVAL: Duration = Duration::from_secs(30);
 /// The component the delivery kick goes to, when the app has it.
 pub const KICK_COMPONENT: &str = "notifications";
+/// Paths Spin answers itself (`health`, `info`); never routed to the app.
+pub const WELL_KNOWN_PREFIX: &str = "/.well-known/spin/";
 /// The chained URL of the delivery kick.
 pub const KICK_URL: &str = "http://notifications.spin.internal/api/notifications/deliver";
 
@@ -56,6 +60,20 @@ pub struct UpOptions {
     pub kick_interval: Option<Duration>,
     /// Print one line per request to stderr.
     pub log_requests: bool,
+    /// `--variable NAME=VALUE`: app variable values, winning over
+    /// `SPIN_VARIABLE_*` (later entries win).
+    pub variables: Vec<(String, String)>,
+    /// `-e/--env KEY=VALUE`: added to every component's environment,
+    /// replacing a manifest value of the same name.
+    pub component_env: Vec<(String, String)>,
+    /// `--key-value KEY=VALUE`: set in the `default` store before serving.
+    pub key_values: Vec<(String, String)>,
+    /// `--sqlite SQL` / `--sqlite @file[:label]`: run before serving.
+    pub sqlite_statements: Vec<String>,
+    /// `--direct-mounts`: mount `files` directories in place.
+    pub direct_mounts: bool,
+    /// `--disable-pooling`: allocate each instance on demand.
+    pub disable_pooling: bool,
 }
 
 impl UpOptions {
@@ -69,6 +87,12 @@ impl UpOptions {
             env: None,
             kick_interval: Some(DEFAULT_KICK_INTERVAL),
             log_requests: true,
+            variables: Vec::new(),
+            component_env: Vec::new(),
+            key_values: Vec::new(),
+            sqlite_statements: Vec::new(),
+            direct_mounts: false,
+            disable_pooling: false,
         }
     }
 }
@@ -103,7 +127,12 @@ impl RunningApp {
 /// Loads the app and starts serving. Errors are one clear sentence each
 /// (bad manifest, missing .wasm, missing variable, address in use).
 pub async fn start(opts: UpOptions) -> anyhow::Result<RunningApp> {
-    let app = manifest::load(&opts.manifest)?;
+    let mut app = manifest::load(&opts.manifest)?;
+    for c in app.components.values_mut() {
+        for (k, v) in &opts.component_env {
+            c.environment.insert(k.clone(), v.clone());
+        }
+    }
     let rc = runtime_config::load(
         opts.runtime_config.as_deref(),
         opts.state_dir.as_deref(),
@@ -113,7 +142,18 @@ pub async fn start(opts: UpOptions) -> anyhow::Result<RunningApp> {
         Some(map) => EnvSource::Map(map.clone()),
         None => EnvSource::Process,
     };
-    let runtime = AppRuntime::load(&app, &rc, &env)?;
+    let load = LoadOptions {
+        variables: opts.variables.iter().cloned().collect(),
+        direct_mounts: opts.direct_mounts,
+        pooling: !opts.disable_pooling,
+    };
+    let runtime = AppRuntime::load_with(&app, &rc, &env, &load)?;
+    startup::run_sql(&rc, &opts.sqlite_statements)?;
+    startup::set_key_values(
+        runtime.kv_backend(startup::DEFAULT_LABEL),
+        &rc,
+        &opts.key_values,
+    )?;
     let listener = TcpListener::bind(opts.listen).await.map_err(|e| {
         anyhow!(
             "cannot listen on {}: {e}{}",
@@ -188,16 +228,24 @@ async fn accept_loop(
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<HyperOutgoingBody> {
-    let body = Full::new(Bytes::from_static(body.as_bytes()))
+/// A response with no body, as Spin answers 404 and 500.
+fn empty(status: StatusCode) -> Response<HyperOutgoingBody> {
+    let mut resp = Response::new(empty_body());
+    *resp.status_mut() = status;
+    resp
+}
+
+fn with_body(content_type: Option<&'static str>, body: Bytes) -> Response<HyperOutgoingBody> {
+    let body = Full::new(body)
         .map_err(|never| match never {})
         .boxed_unsync();
     let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain"),
-    );
+    if let Some(ct) = content_type {
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(ct),
+        );
+    }
     resp
 }
 
@@ -227,14 +275,23 @@ async fn route_and_run(
     peer: SocketAddr,
 ) -> Response<HyperOutgoingBody> {
     let path = req.uri().path();
-    // Spin answers these itself, before routing.
-    if path == "/.well-known/spin/health" {
-        return text(StatusCode::OK, "OK");
+    // Spin answers the whole `/.well-known/spin/` prefix itself, before
+    // routing: `health`, `info`, and 404 for anything else there.
+    if let Some(well_known) = path.strip_prefix(WELL_KNOWN_PREFIX) {
+        return match well_known {
+            "health" => with_body(None, Bytes::from_static(b"OK")),
+            "info" => with_body(Some("application/json"), runtime.app_info.clone()),
+            _ => empty(StatusCode::NOT_FOUND),
+        };
     }
     let Some(route) = runtime.router.route(path) else {
-        return text(StatusCode::NOT_FOUND, "Not Found");
+        // Spin's answer when no route matches: 404 with an empty body.
+        return empty(StatusCode::NOT_FOUND);
     };
     let req = req.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+    // Waits for a guest slot (see `AppRuntime::in_flight`); held until the
+    // guest has answered.
+    let _slot = runtime.in_flight.acquire().await;
     match runtime.handle(req, &route, peer).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -246,7 +303,8 @@ async fn route_and_run(
                 route.component,
                 redact(&message, &runtime.secrets)
             );
-            text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            // Spin's answer to a failed guest: 500 with an empty body.
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }

@@ -65,6 +65,22 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Sets `key` in store `label`, overwriting any value (`spin up --key-value`).
+    pub fn set(&self, label: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        conn.execute(
+            "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT(store, key) DO UPDATE SET value = ?3",
+            (label, key, value),
+        )?;
+        Ok(())
+    }
+}
+
 /// All stores defined for the app: label -> backend.
 #[derive(Default)]
 pub struct KvStores {

@@ -163,6 +163,17 @@ pub struct Resolved {
 /// component variable template. Fails listing all required variables that
 /// have no value.
 pub fn resolve(app: &App, env: &EnvSource) -> anyhow::Result<Resolved> {
+    resolve_with(app, env, &HashMap::new())
+}
+
+/// Like [`resolve`], with `spin up --variable` values, which win over the
+/// environment as on Spin (its static provider comes first). Names are the
+/// app's variable names (`portal_name`, not `PORTAL_NAME`).
+pub fn resolve_with(
+    app: &App,
+    env: &EnvSource,
+    cli: &HashMap<String, String>,
+) -> anyhow::Result<Resolved> {
     let dotenv = match env {
         EnvSource::Process => load_dotenv(),
         EnvSource::Map(_) => HashMap::new(),
@@ -171,11 +182,16 @@ pub fn resolve(app: &App, env: &EnvSource) -> anyhow::Result<Resolved> {
     let mut missing = Vec::new();
     for (name, var) in &app.variables {
         let env_key = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
-        match env.get(&env_key, &dotenv).or_else(|| var.default.clone()) {
+        let value = cli
+            .get(name)
+            .cloned()
+            .or_else(|| env.get(&env_key, &dotenv))
+            .or_else(|| var.default.clone());
+        match value {
             Some(v) => {
                 values.insert(name.clone(), v);
             }
-            None => missing.push(format!("{name} (set {env_key})")),
+            None => missing.push(format!("{name} (set {env_key} or --variable {name}=...)")),
         }
     }
     if !missing.is_empty() {
@@ -196,6 +212,50 @@ pub fn resolve(app: &App, env: &EnvSource) -> anyhow::Result<Resolved> {
         app: values,
         components,
     })
+}
+
+/// Parses one `--variable` argument as Spin does: `key=value`, `key=@file`
+/// (the file's text is the value), or `@file.json` / `@file.toml` (a map of
+/// names to string values).
+pub fn parse_variable_arg(arg: &str) -> anyhow::Result<Vec<(String, String)>> {
+    if let Some(path) = arg.strip_prefix('@') {
+        let path = std::path::Path::new(path);
+        let text = || {
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--variable: cannot read {}: {e}", path.display()))
+        };
+        let map: std::collections::BTreeMap<String, String> =
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => serde_json::from_str(&text()?).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--variable: {} is not a JSON map of strings: {e}",
+                        path.display()
+                    )
+                })?,
+                Some("toml") => toml::from_str(&text()?).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--variable: {} is not a TOML table of strings: {e}",
+                        path.display()
+                    )
+                })?,
+                _ => bail!(
+                    "--variable @{}: variable files must end in .json or .toml",
+                    path.display()
+                ),
+            };
+        return Ok(map.into_iter().collect());
+    }
+    match arg.split_once('=') {
+        Some((key, value)) => match value.strip_prefix('@') {
+            Some(file) => {
+                let value = std::fs::read_to_string(file)
+                    .map_err(|e| anyhow::anyhow!("--variable {key}: cannot read {file}: {e}"))?;
+                Ok(vec![(key.to_owned(), value)])
+            }
+            None => Ok(vec![(key.to_owned(), value.to_owned())]),
+        },
+        None => bail!("--variable {arg:?}: variables must be in the form 'key=value' or '@file'"),
+    }
 }
 
 /// Resolves the templates in a component's `allowed_outbound_hosts`.
@@ -316,6 +376,68 @@ token = "{{ secret_token }}"
         let hosts =
             resolve_list(&app.components["c"].allowed_outbound_hosts, &r.app).expect("hosts");
         assert_eq!(hosts, ["https://example.com"]);
+    }
+
+    #[test]
+    fn cli_variables_win_over_the_environment() {
+        let app = app();
+        let env = EnvSource::Map(
+            [
+                ("SPIN_VARIABLE_SECRET_TOKEN", "env"),
+                ("SPIN_VARIABLE_GREETING", "env-hi"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let cli: HashMap<String, String> = [("greeting".to_owned(), "cli-hi".to_owned())]
+            .into_iter()
+            .collect();
+        let r = resolve_with(&app, &env, &cli).expect("resolve");
+        assert_eq!(r.components["c"]["message"], "cli-hi, world");
+        assert_eq!(r.components["c"]["token"], "env");
+        // A required variable may come from --variable alone.
+        let cli: HashMap<String, String> = [("secret_token".to_owned(), "c".to_owned())]
+            .into_iter()
+            .collect();
+        let r = resolve_with(&app, &EnvSource::Map(HashMap::new()), &cli).expect("resolve");
+        assert_eq!(r.components["c"]["token"], "c");
+    }
+
+    #[test]
+    fn variable_args_parse_like_spin() -> anyhow::Result<()> {
+        assert_eq!(
+            parse_variable_arg("k=v=w")?,
+            [("k".to_owned(), "v=w".to_owned())]
+        );
+        assert_eq!(parse_variable_arg("k=")?, [("k".to_owned(), String::new())]);
+        let dir = tempfile::tempdir()?;
+        let txt = dir.path().join("v.txt");
+        std::fs::write(&txt, "from file")?;
+        assert_eq!(
+            parse_variable_arg(&format!("k=@{}", txt.display()))?,
+            [("k".to_owned(), "from file".to_owned())]
+        );
+        let json = dir.path().join("v.json");
+        std::fs::write(&json, r#"{"a": "1", "b": "2"}"#)?;
+        assert_eq!(
+            parse_variable_arg(&format!("@{}", json.display()))?,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned())
+            ]
+        );
+        let toml_file = dir.path().join("v.toml");
+        std::fs::write(&toml_file, "a = \"x\"\n")?;
+        assert_eq!(
+            parse_variable_arg(&format!("@{}", toml_file.display()))?,
+            [("a".to_owned(), "x".to_owned())]
+        );
+        for bad in ["nope", "@whatami", "@wrong.kind"] {
+            assert!(parse_variable_arg(bad).is_err(), "{bad}");
+        }
+        assert!(parse_variable_arg("k=@/definitely/not/here").is_err());
+        Ok(())
     }
 
     #[test]

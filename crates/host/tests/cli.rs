@@ -83,7 +83,67 @@ fn up_help_lists_spins_flags() {
         "--build",
         "--runtime-config-file",
         "--state-dir",
+        "--variable",
+        "--env",
+        "-e,",
+        "--key-value",
+        "--sqlite",
+        "--direct-mounts",
+        "--disable-pooling",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn unknown_flags_are_one_line_naming_the_flag() {
+    let out = edgedesk(&["up", "--frobnicate", "-f", "/nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("Error: unknown flag --frobnicate"), "{err}");
+
+    // A `spin up` flag this host lacks is named as such.
+    let out = edgedesk(&["up", "--follow", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Error: --follow is a `spin up` flag this host does not support"),
+        "{err}"
+    );
+    let out = edgedesk(&["up", "--log-dir=/tmp/x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Error: --log-dir is a `spin up` flag"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_flag_values_fail_before_anything_starts() {
+    for (args, expected) in [
+        (
+            vec!["up", "-f", "/nowhere", "--variable", "novalue"],
+            "variables must be in the form 'key=value' or '@file'",
+        ),
+        (
+            vec!["up", "-f", "/nowhere", "--variable", "@vars.yaml"],
+            "must end in .json or .toml",
+        ),
+        (
+            vec!["up", "-f", "/nowhere", "-e", "NOEQUALS"],
+            "-e/--env must be of the form `key=value`",
+        ),
+        (
+            vec!["up", "-f", "/nowhere", "--key-value", "k"],
+            "--key-value must be of the form `key=value`",
+        ),
+    ] {
+        let out = edgedesk(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        // Checked before the manifest is even read.
+        assert!(!err.contains("manifest"), "{args:?}: {err}");
     }
 }

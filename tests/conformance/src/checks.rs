@@ -19,6 +19,10 @@ pub async fn dispatch(req: Request) -> Value {
         "/conformance/bench/kv-sql" => kv_and_sql_read(),
         "/api/notifications/deliver" => record_kick(&req),
         "/api/notifications/kicks" => kicks(),
+        "/conformance/env" => env(),
+        path if path.starts_with("/conformance/kv/value/") => {
+            kv_value(&path["/conformance/kv/value/".len()..])
+        }
         _ => echo(&req),
     }
 }
@@ -449,6 +453,23 @@ fn trap() -> Value {
     // An out-of-bounds index panics; with panic=abort the instance traps.
     let i = v.len() + 3;
     json!({ "unreachable": v[i] })
+}
+
+/// The component's environment variables (`environment`, `spin up -e`).
+fn env() -> Value {
+    let vars: Map<String, Value> = std::env::vars()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    json!({ "env": vars })
+}
+
+/// One value of the default store, as text (`spin up --key-value`).
+fn kv_value(key: &str) -> Value {
+    match key_value::Store::open("default").and_then(|s| s.get(key)) {
+        Ok(Some(v)) => json!({ "value": String::from_utf8_lossy(&v) }),
+        Ok(None) => json!({ "value": null }),
+        Err(e) => json!({ "error": kv_err(&e) }),
+    }
 }
 
 /// The default store's keys, sorted (used after a restart).

@@ -7,7 +7,9 @@
 //! documented behaviour, so the same component could be run on `spin up` to
 //! check the expectations themselves.
 //!
-//! Routes: `/conformance/{kv,sqlite,variables,outbound}` run the checks;
+//! Routes: `/conformance/{kv,sqlite,variables,outbound}` run the checks,
+//! `/conformance/env` lists the environment, `/conformance/kv/value/<key>`
+//! reads one key;
 //! any other path echoes the request (the `spin-*` headers, the component's
 //! `name` variable, method, path, body size), which the routing tests use.
 
