@@ -7,6 +7,7 @@ use edgedesk_core::ApiError;
 use crate::ctx::Ctx;
 use crate::request::{JSON_LIMIT, Req};
 use crate::response::Resp;
+use crate::session::COOKIE;
 
 /// Path parameters by name, e.g. `{id}`.
 #[derive(Debug, Default)]
@@ -88,7 +89,8 @@ pub fn find<'a>(
 
 /// The whole life of a request in a component: read it (with a body limit),
 /// route it, answer, and only then kick mail delivery if the handler queued
-/// mail. Answering first keeps the relay's latency out of the response time,
+/// mail or the due-check finds mail due for a retry. Answering first keeps the
+/// relay's latency out of the response time,
 /// so a forgot-password answer takes as long whether or not a mail was queued.
 /// (Spin, like our host, keeps running the guest after the response is set.)
 ///
@@ -107,23 +109,70 @@ pub async fn serve_with_limit(
     out: ResponseOutparam,
     limit: usize,
 ) {
-    let (resp, kick) = respond(incoming, routes, limit).await;
-    if let Err(e) = resp.send(out).await {
-        eprintln!("response body: {e}");
-    }
-    if kick {
-        kick_delivery().await;
+    let ctx = match Req::read(incoming, limit).await {
+        Ok(req) => Ctx::new(req),
+        Err(e) => return send(Resp::error(&e).secured(), out).await,
+    };
+    send(answer(&ctx, routes), out).await;
+    // After the answer: the handler's mail, or the due-check.
+    let kick = kick_after_answer(&ctx);
+    if kick != Kick::No {
+        kick_delivery(&ctx, kick).await;
     }
 }
 
-/// The whole life of a request, up to the answer; also says whether to kick.
-async fn respond(incoming: IncomingRequest, routes: &[Route], limit: usize) -> (Resp, bool) {
-    let req = match Req::read(incoming, limit).await {
-        Ok(r) => r,
-        Err(e) => return (Resp::error(&e).secured(), false),
-    };
-    let ctx = Ctx::new(req);
-    let resp = match handle(&ctx, routes) {
+/// What [`kick_after_answer`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kick {
+    No,
+    /// The handler queued mail.
+    Queued,
+    /// Queued mail is due and this request won the kick slot claimed at
+    /// `claimed_at` (given back if the kick cannot reach the component).
+    Due {
+        claimed_at: i64,
+    },
+}
+
+/// Run after the answer went out: should this request kick mail delivery?
+/// Yes when the handler queued mail. Otherwise the due-check decides, for
+/// requests with a session cookie: they looked the session up, so the database
+/// is open already (nearly every page of a signed-in or returning visitor).
+/// Real Spin has no timer: this is how a failed delivery is retried without
+/// waiting for the next mail to be queued. One indexed read when nothing is
+/// due, and one exact claim when something is (`core::outbox::should_kick`).
+pub fn kick_after_answer(ctx: &Ctx) -> Kick {
+    if ctx.kick.get() {
+        return Kick::Queued;
+    }
+    if ctx.req.cookie(COOKIE).is_none() {
+        return Kick::No;
+    }
+    let now = ctx.now();
+    match ctx
+        .sql()
+        .and_then(|sql| edgedesk_core::outbox::should_kick(sql, now))
+    {
+        Ok(true) => Kick::Due { claimed_at: now },
+        Ok(false) => Kick::No,
+        Err(e) => {
+            eprintln!("mail due-check: {e}");
+            Kick::No
+        }
+    }
+}
+
+/// Writes the answer; a client gone away is only logged.
+pub async fn send(resp: Resp, out: ResponseOutparam) {
+    if let Err(e) = resp.send(out).await {
+        eprintln!("response body: {e}");
+    }
+}
+
+/// The answer to a request read into `ctx`: route, CSRF rule, handler, the
+/// contract's error body, security headers and session cookies.
+pub fn answer(ctx: &Ctx, routes: &[Route]) -> Resp {
+    let resp = match handle(ctx, routes) {
         Ok(r) => r,
         Err(e) => {
             if let ApiError::Internal(cause) = &e {
@@ -137,7 +186,7 @@ async fn respond(incoming: IncomingRequest, routes: &[Route], limit: usize) -> (
     for c in ctx.set_cookies.borrow().iter() {
         resp.headers.push(("set-cookie".into(), c.clone()));
     }
-    (resp, ctx.kick.get())
+    resp
 }
 
 fn handle(ctx: &Ctx, routes: &[Route]) -> Result<Resp, ApiError> {
@@ -147,17 +196,33 @@ fn handle(ctx: &Ctx, routes: &[Route]) -> Result<Resp, ApiError> {
 }
 
 /// Local service chaining to the notifications component. Failure is logged, not
-/// fatal: the mail stays queued and the scheduled kick delivers it later.
-async fn kick_delivery() {
+/// fatal: the mail stays queued and a later request's due-check kicks again. A
+/// due-check kick that did not get through gives its slot back, so that a
+/// component missing `http://notifications.spin.internal` in its
+/// `allowed_outbound_hosts` cannot hold delivery back.
+async fn kick_delivery(ctx: &Ctx, kick: Kick) {
     let req = spin_sdk::http::Request::post(
         "http://notifications.spin.internal/api/notifications/deliver",
         Vec::<u8>::new(),
     )
     .build();
-    match spin_sdk::http::send::<_, spin_sdk::http::Response>(req).await {
-        Ok(r) if (200..300).contains(r.status()) => {}
-        Ok(r) => eprintln!("mail kick: notifications answered {}", r.status()),
-        Err(e) => eprintln!("mail kick failed: {e}"),
+    let reached = match spin_sdk::http::send::<_, spin_sdk::http::Response>(req).await {
+        Ok(r) => {
+            if !(200..300).contains(r.status()) {
+                eprintln!("mail kick: notifications answered {}", r.status());
+            }
+            true
+        }
+        Err(e) => {
+            eprintln!("mail kick failed: {e}");
+            false
+        }
+    };
+    if let (false, Kick::Due { claimed_at }) = (reached, kick)
+        && let Ok(sql) = ctx.sql()
+        && let Err(e) = edgedesk_core::outbox::release_kick(sql, claimed_at)
+    {
+        eprintln!("mail kick: releasing the slot: {e}");
     }
 }
 
