@@ -5,15 +5,21 @@
 //! The scripts read captured mail from a small JSON endpoint served here
 //! (`EDGEDESK_MAIL_URL`), since they run in another process.
 //! `EDGEDESK_SKIP_BROWSER=1` skips these tests on machines without Chromium.
+//!
+//! The desk's flows (company access, requests) start from signed-in people
+//! made like the other journeys' ([`Desk`]: real sign-up, mailed confirmation
+//! and sign-in, the second factor passed in SQLite); the scripts get each
+//! one's session cookie (`EDGEDESK_PEOPLE`) and drive the pages under test.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use edgedesk_e2e::{MailCapture, TestApp, TestOptions, Value, app_manifest, workspace_root};
+use edgedesk_e2e::desk::Desk;
+use edgedesk_e2e::{MailCapture, TestApp, TestOptions, Value, app_manifest, json, workspace_root};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
@@ -48,15 +54,26 @@ fn ensure_node_modules(dir: &Path) -> anyhow::Result<()> {
 
 /// Serves `GET /` -> the captured mails as a JSON array of their bodies.
 async fn serve_mail(relay: Arc<MailCapture>) -> anyhow::Result<SocketAddr> {
+    let (addr, _task) = serve_mails(Arc::new(move || {
+        relay.messages().into_iter().map(|m| m.body).collect()
+    }))
+    .await?;
+    Ok(addr)
+}
+
+/// The mail bodies a script may read.
+type Mails = Arc<dyn Fn() -> Vec<Value> + Send + Sync>;
+
+/// Serves `GET /` -> `mails()` as a JSON array; abort the task to stop listening.
+async fn serve_mails(mails: Mails) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let relay = relay.clone();
+            let mails = mails.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |_req| {
-                    let mails: Vec<Value> = relay.messages().into_iter().map(|m| m.body).collect();
-                    let body = Value::Array(mails).to_string();
+                    let body = Value::Array(mails()).to_string();
                     async move {
                         let mut resp = http::Response::new(Full::new(Bytes::from(body)));
                         resp.headers_mut().insert(
@@ -72,7 +89,7 @@ async fn serve_mail(relay: Arc<MailCapture>) -> anyhow::Result<SocketAddr> {
             });
         }
     });
-    Ok(addr)
+    Ok((addr, task))
 }
 
 /// Runs `node <script>` with `envs`; fails with its output when it fails.
@@ -211,4 +228,115 @@ async fn browser_sets_up_webauthn_and_signs_in_with_the_virtual_authenticator() 
     .await;
     app.stop().await;
     result
+}
+
+/// Someone the runner signs in before a desk script starts: `(username, email,
+/// full name, role)`; operators get `<username>@desk.test` (see [`Desk::staff`]).
+type Who = (&'static str, &'static str, &'static str, &'static str);
+
+/// Boots the app with `vars` and a mail capture, signs `people` in, and runs
+/// `script` with `EDGEDESK_PEOPLE` = `{username: {session, email, full_name,
+/// role}}`: the session cookie's value, for the script's browser contexts.
+async fn run_desk_script(
+    script: &str,
+    vars: &[(&str, &str)],
+    people: &[Who],
+) -> anyhow::Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        Path::new(&chromium_path()).exists(),
+        "Chromium not found at {} (apt-get install chromium, or set CHROMIUM_PATH; \
+         EDGEDESK_SKIP_BROWSER=1 skips)",
+        chromium_path()
+    );
+    let desk = Arc::new(Desk::start(vars).await?);
+    let result = desk_script(&desk, script, vars, people).await;
+    // The mail endpoint holds only a weak reference: the app can be stopped.
+    if let Ok(desk) = Arc::try_unwrap(desk) {
+        desk.app.stop().await;
+    }
+    result
+}
+
+async fn desk_script(
+    desk: &Arc<Desk>,
+    script: &str,
+    vars: &[(&str, &str)],
+    people: &[Who],
+) -> anyhow::Result<()> {
+    let mut sessions = serde_json::Map::new();
+    for &(username, email, full_name, role) in people {
+        let p = if role == "customer" {
+            desk.customer(username, email, full_name).await?
+        } else {
+            desk.staff(username, role).await?
+        };
+        let cookie = p
+            .client
+            .cookie("edgedesk_session")
+            .with_context(|| format!("no session cookie for {username}"))?;
+        sessions.insert(
+            username.to_owned(),
+            json!({ "session": cookie, "email": p.email, "full_name": p.full_name, "role": role }),
+        );
+    }
+    let weak: Weak<Desk> = Arc::downgrade(desk);
+    let (mail, task) = serve_mails(Arc::new(move || {
+        weak.upgrade()
+            .map(|d| d.relay.messages().into_iter().map(|m| m.body).collect())
+            .unwrap_or_default()
+    }))
+    .await?;
+    let mut envs = vec![
+        ("EDGEDESK_BASE_URL".to_owned(), desk.app.base_url()),
+        ("EDGEDESK_MAIL_URL".to_owned(), format!("http://{mail}/")),
+        (
+            "EDGEDESK_PEOPLE".to_owned(),
+            Value::Object(sessions).to_string(),
+        ),
+        ("CHROMIUM_PATH".to_owned(), chromium_path()),
+    ];
+    if let Some((_, name)) = vars.iter().find(|(k, _)| *k == "portal_name") {
+        envs.push(("EDGEDESK_PORTAL_NAME".to_owned(), (*name).to_owned()));
+    }
+    let result = run_script(script, envs).await;
+    task.abort();
+    result
+}
+
+/// Issue 7: a customer asks for company access on the home page, an operator
+/// approves on /admin/access, a colleague approves the next one from the mailed
+/// "View request" link, and the mailed "Approve" link only opens a confirmation.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_company_access_from_the_home_page_operators_and_mailed_links() -> anyhow::Result<()>
+{
+    run_desk_script(
+        "access.mjs",
+        &[("portal_name", "Northwind Help Center")],
+        &[
+            ("olga", "", "", "operator"),
+            ("ann", "ann@acme.example", "Ann Archer", "customer"),
+            ("bob", "bob@acme.example", "Bob Baker", "customer"),
+            ("cyd", "cyd@acme.example", "Cyd Carter", "customer"),
+        ],
+    )
+    .await
+}
+
+/// Issue 8: an approved customer raises a request from a topic on the home
+/// page, an operator replies and answers it from the queue, the customer sees
+/// the answer and rates it; the footer shows the desk's working hours.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_raises_a_request_operator_answers_and_customer_rates() -> anyhow::Result<()> {
+    run_desk_script(
+        "requests.mjs",
+        &[("portal_name", "Northwind Help Center")],
+        &[
+            ("olga", "", "", "operator"),
+            ("ann", "ann@acme.example", "Ann Archer", "customer"),
+        ],
+    )
+    .await
 }
