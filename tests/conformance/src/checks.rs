@@ -20,10 +20,10 @@ pub async fn dispatch(req: Request) -> Value {
         "/api/notifications/deliver" => record_kick(&req),
         "/api/notifications/kicks" => kicks(),
         "/conformance/env" => env(),
-        path if path.starts_with("/conformance/kv/value/") => {
-            kv_value(&path["/conformance/kv/value/".len()..])
-        }
-        _ => echo(&req),
+        path => match path.strip_prefix("/conformance/kv/value/") {
+            Some(key) => kv_value(key),
+            None => echo(&req),
+        },
     }
 }
 
