@@ -9,6 +9,7 @@ mod host_errors;
 mod host_flags;
 mod host_routing;
 mod host_wasip1;
+mod key_rotation;
 mod mail_pipeline;
 mod openapi;
 mod twofactor;

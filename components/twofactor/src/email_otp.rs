@@ -1,20 +1,29 @@
 //! Codes sent by email: 6 digits, valid 10 minutes, single use, at most one mail
 //! a minute per user.
 //!
-//! Only a keyed hash (HMAC with the link key, bound to the user and purpose) is
-//! stored, so a database leak does not give codes away and 10^6 codes cannot be
-//! brute-forced offline without the key. One code per user at a time: a new
-//! code replaces the old one. Checking deletes the row in the same statement
-//! (`DELETE … RETURNING`), so a code is used at most once. The one-a-minute rule
-//! is the upsert's own `WHERE`, exact under concurrency.
+//! Only a digest of the code (bound to the user and purpose) sealed with the
+//! data key is stored (`DataKeys::seal`, key id in the value), so a database
+//! leak does not give codes away and 10^6 codes cannot be brute-forced offline
+//! without the key; a data-key rotation keeps a pending code working (the
+//! previous key still opens it, the re-seal moves it). Codes stored before key
+//! ids existed are an HMAC of the raw `link_secret` (key id `legacy`) and
+//! expire within 10 minutes. One code per user at a time: a new code replaces
+//! the old one. Using a code deletes the row in one statement (`DELETE …
+//! RETURNING`, matched on the exact stored value), so a code is used at most
+//! once. The one-a-minute rule is the upsert's own `WHERE`, exact under
+//! concurrency.
 
 use edgedesk_core::db::transaction;
+use edgedesk_core::keys::{DataKeys, LEGACY_ID};
 use edgedesk_core::outbox::{self, Mail, html_escape};
-use edgedesk_core::token::keyed_hash_hex;
+use edgedesk_core::token::{ct_eq, keyed_hash_hex};
 use edgedesk_core::{ApiError, Clock, Random, Sql, params, users};
+use sha2::{Digest, Sha256};
 
 pub const VALID_S: i64 = 10 * 60;
 pub const RESEND_S: i64 = 60;
+/// What a sealed email-code digest is (part of its associated data).
+pub const SEAL_CONTEXT: &str = "twofactor/email-code";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -31,7 +40,17 @@ impl Purpose {
     }
 }
 
-fn hash(key: &[u8], user_id: &str, purpose: Purpose, code: &str) -> String {
+fn digest(user_id: &str, purpose: Purpose, code: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in ["twofactor/email-otp/v1", user_id, purpose.as_str(), code] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// The legacy form: hex HMAC of the raw `link_secret`.
+fn legacy_hash(key: &[u8], user_id: &str, purpose: Purpose, code: &str) -> String {
     keyed_hash_hex(
         key,
         &["twofactor/email-otp", user_id, purpose.as_str(), code],
@@ -59,7 +78,7 @@ pub fn send(
     sql: &dyn Sql,
     clock: &dyn Clock,
     rng: &dyn Random,
-    key: &[u8],
+    keys: &DataKeys,
     user_id: &str,
     purpose: Purpose,
     m: &MailContext<'_>,
@@ -73,7 +92,7 @@ pub fn send(
             params![
                 user_id,
                 purpose.as_str(),
-                hash(key, user_id, purpose, &code),
+                keys.seal(rng, SEAL_CONTEXT, user_id, &digest(user_id, purpose, &code)),
                 now,
                 now + VALID_S,
                 RESEND_S
@@ -111,6 +130,8 @@ pub fn recently_sent(
     })
 }
 
+const CURRENT: &str =
+    "SELECT code_hash FROM twofactor_email_codes WHERE user_id = ?1 AND purpose = ?2";
 const TAKE: &str = "DELETE FROM twofactor_email_codes \
      WHERE user_id = ?1 AND purpose = ?2 AND code_hash = ?3 RETURNING expires_at";
 
@@ -125,18 +146,33 @@ pub enum Check {
 /// code_expired` for the right code after its 10 minutes.
 pub fn check(
     sql: &dyn Sql,
-    key: &[u8],
+    keys: &DataKeys,
     user_id: &str,
     purpose: Purpose,
     code: &str,
     now: i64,
 ) -> Result<Check, ApiError> {
-    // Comparing keyed hashes in SQL: timing reveals nothing an attacker can use
-    // without the key.
-    let rows = sql.execute(
-        TAKE,
-        params![user_id, purpose.as_str(), hash(key, user_id, purpose, code)],
-    )?;
+    let rows = sql.execute(CURRENT, params![user_id, purpose.as_str()])?;
+    let Some(stored) = rows.first().map(|r| r.text(0)).transpose()? else {
+        return Ok(Check::Wrong);
+    };
+    let right = if DataKeys::key_id_of(stored.as_bytes()) == LEGACY_ID {
+        keys.legacy_secret().is_some_and(|k| {
+            ct_eq(
+                legacy_hash(k, user_id, purpose, code).as_bytes(),
+                stored.as_bytes(),
+            )
+        })
+    } else {
+        // A value no configured key opens (removed key, damage) cannot match.
+        keys.open(SEAL_CONTEXT, user_id, stored.as_bytes())
+            .is_ok_and(|o| ct_eq(&o.plaintext, &digest(user_id, purpose, code)))
+    };
+    if !right {
+        return Ok(Check::Wrong);
+    }
+    // Deleting the exact value read: of two concurrent uses only one gets a row.
+    let rows = sql.execute(TAKE, params![user_id, purpose.as_str(), stored])?;
     match rows.first() {
         None => Ok(Check::Wrong),
         Some(r) if r.i64(0)? <= now => Err(ApiError::invalid(
@@ -176,7 +212,7 @@ fn code_mail(contact: &users::Contact, code: &str, purpose: Purpose, m: &MailCon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{KEY, db};
+    use crate::testutil::{db, keys};
     use edgedesk_core::clock::FixedClock;
     use edgedesk_core::random::OsRandom;
 
@@ -191,7 +227,7 @@ mod tests {
     #[test]
     fn code_is_mailed_stored_hashed_and_works_once() {
         let (db, clock) = (db(), FixedClock::at(1_000_000));
-        let code = send(&db, &clock, &OsRandom, KEY, "u1", Purpose::Login, &M).unwrap();
+        let code = send(&db, &clock, &OsRandom, &keys(), "u1", Purpose::Login, &M).unwrap();
         assert_eq!(code.len(), 6);
         let mail = db
             .execute("SELECT kind, to_addr, text_body FROM outbox", &[])
@@ -206,23 +242,31 @@ mod tests {
         assert!(!stored.first().unwrap().text(0).unwrap().contains(&code));
         // Wrong purpose or user: no.
         assert_eq!(
-            check(&db, KEY, "u1", Purpose::Setup, &code, clock.now()).unwrap(),
+            check(&db, &keys(), "u1", Purpose::Setup, &code, clock.now()).unwrap(),
             Check::Wrong
         );
         assert_eq!(
-            check(&db, KEY, "u2", Purpose::Login, &code, clock.now()).unwrap(),
+            check(&db, &keys(), "u2", Purpose::Login, &code, clock.now()).unwrap(),
             Check::Wrong
         );
         assert_eq!(
-            check(&db, KEY, "u1", Purpose::Login, &other(&code), clock.now()).unwrap(),
+            check(
+                &db,
+                &keys(),
+                "u1",
+                Purpose::Login,
+                &other(&code),
+                clock.now()
+            )
+            .unwrap(),
             Check::Wrong
         );
         assert_eq!(
-            check(&db, KEY, "u1", Purpose::Login, &code, clock.now()).unwrap(),
+            check(&db, &keys(), "u1", Purpose::Login, &code, clock.now()).unwrap(),
             Check::Ok
         );
         assert_eq!(
-            check(&db, KEY, "u1", Purpose::Login, &code, clock.now()).unwrap(),
+            check(&db, &keys(), "u1", Purpose::Login, &code, clock.now()).unwrap(),
             Check::Wrong
         );
     }
@@ -230,13 +274,13 @@ mod tests {
     #[test]
     fn expired_code_says_code_expired() {
         let (db, clock) = (db(), FixedClock::at(1_000_000));
-        let code = send(&db, &clock, &OsRandom, KEY, "u1", Purpose::Setup, &M).unwrap();
+        let code = send(&db, &clock, &OsRandom, &keys(), "u1", Purpose::Setup, &M).unwrap();
         clock.advance(VALID_S - 1);
-        let c2 = send(&db, &clock, &OsRandom, KEY, "u2", Purpose::Setup, &M).unwrap();
+        let c2 = send(&db, &clock, &OsRandom, &keys(), "u2", Purpose::Setup, &M).unwrap();
         assert_eq!(
             check(
                 &db,
-                KEY,
+                &keys(),
                 "u2",
                 Purpose::Setup,
                 &c2,
@@ -246,35 +290,94 @@ mod tests {
             Check::Ok
         );
         clock.advance(1);
-        let e = check(&db, KEY, "u1", Purpose::Setup, &code, clock.now()).unwrap_err();
+        let e = check(&db, &keys(), "u1", Purpose::Setup, &code, clock.now()).unwrap_err();
         assert_eq!((e.status(), e.code()), (400, "code_expired"));
     }
 
     #[test]
     fn resend_is_limited_to_once_a_minute_and_replaces_the_code() {
         let (db, clock) = (db(), FixedClock::at(1_000_000));
-        let first = send(&db, &clock, &OsRandom, KEY, "u1", Purpose::Login, &M).unwrap();
+        let first = send(&db, &clock, &OsRandom, &keys(), "u1", Purpose::Login, &M).unwrap();
         assert!(recently_sent(&db, "u1", Purpose::Login, clock.now()).unwrap());
         clock.advance(45);
-        match send(&db, &clock, &OsRandom, KEY, "u1", Purpose::Login, &M) {
+        match send(&db, &clock, &OsRandom, &keys(), "u1", Purpose::Login, &M) {
             Err(ApiError::TooManyRequests { retry_after_s }) => assert_eq!(retry_after_s, 15),
             other => panic!("expected 429, got {other:?}"),
         }
         // The refused resend changed nothing: the first code still works.
         clock.advance(15);
         assert!(!recently_sent(&db, "u1", Purpose::Login, clock.now()).unwrap());
-        let second = send(&db, &clock, &OsRandom, KEY, "u1", Purpose::Login, &M).unwrap();
+        let second = send(&db, &clock, &OsRandom, &keys(), "u1", Purpose::Login, &M).unwrap();
         let n = db.execute("SELECT count(*) FROM outbox", &[]).unwrap();
         assert_eq!(n.first().unwrap().i64(0).unwrap(), 2);
         if first != second {
             assert_eq!(
-                check(&db, KEY, "u1", Purpose::Login, &first, clock.now()).unwrap(),
+                check(&db, &keys(), "u1", Purpose::Login, &first, clock.now()).unwrap(),
                 Check::Wrong
             );
         }
         assert_eq!(
-            check(&db, KEY, "u1", Purpose::Login, &second, clock.now()).unwrap(),
+            check(&db, &keys(), "u1", Purpose::Login, &second, clock.now()).unwrap(),
             Check::Ok
+        );
+    }
+
+    #[test]
+    fn pending_code_survives_a_data_key_rotation_and_fails_once_the_key_is_gone() {
+        let (db, clock) = (db(), FixedClock::at(1_000_000));
+        let a = DataKeys::new(b"A", None);
+        let code = send(&db, &clock, &OsRandom, &a, "u1", Purpose::Login, &M).unwrap();
+        let rotated = DataKeys::new(b"B", Some(b"A"));
+        let removed = DataKeys::new(b"B", None);
+        assert_eq!(
+            check(&db, &removed, "u1", Purpose::Login, &code, clock.now()).unwrap(),
+            Check::Wrong
+        );
+        assert_eq!(
+            check(&db, &rotated, "u1", Purpose::Login, &code, clock.now()).unwrap(),
+            Check::Ok
+        );
+    }
+
+    #[test]
+    fn legacy_code_works_with_the_link_secret() {
+        let (db, clock) = (db(), FixedClock::at(1_000_000));
+        db.execute(
+            "INSERT INTO twofactor_email_codes (user_id, purpose, code_hash, sent_at, expires_at) \
+             VALUES ('u1', 'login', ?1, ?2, ?3)",
+            params![
+                legacy_hash(b"old", "u1", Purpose::Login, "123456"),
+                clock.now(),
+                clock.now() + VALID_S
+            ],
+        )
+        .unwrap();
+        let k = DataKeys::new(b"D", None).with_legacy(b"old");
+        assert_eq!(
+            check(&db, &k, "u1", Purpose::Login, "123457", clock.now()).unwrap(),
+            Check::Wrong
+        );
+        assert_eq!(
+            check(&db, &k, "u1", Purpose::Login, "123456", clock.now()).unwrap(),
+            Check::Ok
+        );
+    }
+
+    #[test]
+    fn stored_code_is_sealed_for_its_user() {
+        let (db, clock) = (db(), FixedClock::at(1_000_000));
+        let code = send(&db, &clock, &OsRandom, &keys(), "u1", Purpose::Login, &M).unwrap();
+        // Move u1's sealed code onto a fresh row of u2: it does not open for u2.
+        db.execute(
+            "INSERT INTO twofactor_email_codes (user_id, purpose, code_hash, sent_at, expires_at) \
+             SELECT 'u2', purpose, code_hash, sent_at, expires_at FROM twofactor_email_codes \
+             WHERE user_id = 'u1'",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            check(&db, &keys(), "u2", Purpose::Login, &code, clock.now()).unwrap(),
+            Check::Wrong
         );
     }
 }

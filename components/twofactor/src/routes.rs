@@ -3,7 +3,7 @@
 
 use edgedesk_core::clock::rfc3339;
 use edgedesk_core::second_factor::DEVICE_COOKIE;
-use edgedesk_core::{ApiError, users, validate};
+use edgedesk_core::{ApiError, keys, users, validate};
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route, Session, Stage};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use crate::devices;
 use crate::email_otp::{self, Purpose};
 use crate::methods::{self, Kind};
 use crate::questions;
+use crate::rekey;
 use crate::totp;
 use crate::webauthn::{self, CredentialIn, Rp};
 
@@ -40,6 +41,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/2fa/verify", verify),
     route("GET", "/api/2fa/devices", devices_list),
     route("DELETE", "/api/2fa/devices/{id}", devices_delete),
+    route("GET", "/api/admin/keys", keys_status),
+    route("POST", "/api/admin/keys/reseal", keys_reseal),
+    route("POST", "/api/admin/keys/check-link", keys_check_link),
 ];
 
 /// At `full`, changing methods or devices needs a second-factor check this recent.
@@ -189,7 +193,7 @@ fn totp_setup(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let setup = totp::begin_setup(
         ctx.sql()?,
         ctx.rng(),
-        &ctx.link_key()?,
+        &ctx.data_keys()?,
         &s.user_id,
         &portal_name(ctx),
         &who.username,
@@ -202,7 +206,7 @@ fn totp_confirm(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let s = require_change(ctx)?;
     let body: CodeBody = ctx.req.json()?;
     let code = totp::parse_code(&body.code)?;
-    if !totp::confirm(ctx.sql()?, &ctx.link_key()?, &s.user_id, &code, ctx.now())? {
+    if !totp::confirm(ctx.sql()?, &ctx.data_keys()?, &s.user_id, &code, ctx.now())? {
         return Err(ApiError::invalid(
             "code",
             "invalid_code",
@@ -227,7 +231,7 @@ fn email_setup(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         ctx.sql()?,
         ctx.clock(),
         ctx.rng(),
-        &ctx.link_key()?,
+        &ctx.data_keys()?,
         &s.user_id,
         Purpose::Setup,
         &mail_ctx(&portal),
@@ -244,7 +248,7 @@ fn email_confirm(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let now = ctx.now();
     match email_otp::check(
         sql,
-        &ctx.link_key()?,
+        &ctx.data_keys()?,
         &s.user_id,
         Purpose::Setup,
         &code,
@@ -288,7 +292,7 @@ fn backup_codes_regenerate(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let codes = backup_codes::regenerate(
         ctx.sql()?,
         ctx.rng(),
-        &ctx.link_key()?,
+        &ctx.data_keys()?,
         &s.user_id,
         ctx.now(),
     )?;
@@ -401,7 +405,7 @@ fn send_login_code(ctx: &Ctx, user_id: &str) -> Result<(), ApiError> {
         ctx.sql()?,
         ctx.clock(),
         ctx.rng(),
-        &ctx.link_key()?,
+        &ctx.data_keys()?,
         user_id,
         Purpose::Login,
         &mail_ctx(&portal),
@@ -434,16 +438,16 @@ fn verify(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let right = match kind {
         Kind::Totp => {
             let code = totp::parse_code(code_of(&body.code))?;
-            totp::verify(sql, &ctx.link_key()?, user, &code, now)?
+            totp::verify(sql, ctx.rng(), &ctx.data_keys()?, user, &code, now)?
         }
         Kind::EmailOtp => {
             let code = totp::parse_code(code_of(&body.code))?;
-            email_otp::check(sql, &ctx.link_key()?, user, Purpose::Login, &code, now)?
+            email_otp::check(sql, &ctx.data_keys()?, user, Purpose::Login, &code, now)?
                 == email_otp::Check::Ok
         }
         Kind::BackupCodes => {
             let code = backup_codes::parse_code(code_of(&body.code))?;
-            backup_codes::use_code(sql, &ctx.link_key()?, user, &code, now)?
+            backup_codes::use_code(sql, ctx.rng(), &ctx.data_keys()?, user, &code, now)?
         }
         Kind::SecurityQuestions => {
             questions::verify(sql, user, body.answers.as_deref().unwrap_or(&[]), now)?
@@ -523,4 +527,72 @@ fn devices_delete(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         ctx.add_cookie(devices::clear_cookie(ctx.secure_cookies()));
     }
     Ok(Resp::no_content())
+}
+
+// ------------------------------------------------------------ key rotation
+
+/// Key administration is for admins only (a fully signed-in session).
+fn require_admin(ctx: &Ctx) -> Result<(), ApiError> {
+    let s = ctx.require_full()?;
+    if users::role(ctx.sql()?, &s.user_id)? != Some(users::Role::Admin) {
+        return Err(ApiError::forbidden(
+            "admins_only",
+            "Only administrators may manage keys.",
+        ));
+    }
+    Ok(())
+}
+
+/// Which data key sealed how many values, and whether the previous key (and
+/// the old `link_secret`) are still needed.
+fn keys_status(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    require_admin(ctx)?;
+    let status = rekey::status(ctx.sql()?, &ctx.data_keys()?, ctx.now())?;
+    Ok(Resp::json(200, &status))
+}
+
+/// Re-seals one batch (`?batch=`, default 1000, at most 10000) with the
+/// current data key; call again while `remaining` is above 0.
+fn keys_reseal(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    require_admin(ctx)?;
+    let batch = match ctx.req.query_param("batch") {
+        None => rekey::DEFAULT_BATCH,
+        Some(b) => match b.parse::<usize>() {
+            Ok(n) if (1..=rekey::MAX_BATCH).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid(
+                    "batch",
+                    "invalid_batch",
+                    "batch must be a whole number from 1 to 10000.",
+                ));
+            }
+        },
+    };
+    let status = rekey::reseal(ctx.sql()?, ctx.rng(), &ctx.data_keys()?, ctx.now(), batch)?;
+    Ok(Resp::json(200, &status))
+}
+
+#[derive(Deserialize)]
+struct CheckLinkBody {
+    purpose: String,
+    token: String,
+}
+
+/// Says whether a signed link is valid now and, if not, why (for support:
+/// "my link does not work"). Answers for admins only, as it names the reason.
+fn keys_check_link(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    require_admin(ctx)?;
+    let body: CheckLinkBody = ctx.req.json()?;
+    let purpose = validate::line("purpose", &body.purpose, 1, 64)?;
+    let link_keys = ctx.link_keys()?;
+    let answer = match keys::check_link(&link_keys, &purpose, body.token.trim(), ctx.now()) {
+        Ok(l) => json!({
+            "valid": true,
+            "subject": l.subject,
+            "expires_at": rfc3339(l.expires_at),
+            "key_id": l.key_id,
+        }),
+        Err(e) => json!({"valid": false, "reason": e.as_str()}),
+    };
+    Ok(Resp::json(200, &answer))
 }

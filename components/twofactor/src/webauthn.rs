@@ -832,7 +832,7 @@ mod tests {
         );
         // Another user's assertion options never list this credential; even if
         // the id is sent, it is not theirs.
-        crate::backup_codes::regenerate(&db, &OsRandom, b"k", "u2", 0).unwrap();
+        crate::backup_codes::regenerate(&db, &OsRandom, &crate::testutil::keys(), "u2", 0).unwrap();
         let o = challenges::put(&db, "u2", LOGIN, "abc", 100);
         o.unwrap();
         let c = a.get("abc", BASE);

@@ -350,6 +350,7 @@ pub fn check_link(
 pub struct DataKeys {
     ring: Ring,
     legacy: Option<Vec<u8>>,
+    current_is_link_secret: bool,
 }
 
 impl std::fmt::Debug for DataKeys {
@@ -357,6 +358,7 @@ impl std::fmt::Debug for DataKeys {
         f.debug_struct("DataKeys")
             .field("ring", &self.ring)
             .field("legacy", &self.legacy.is_some())
+            .field("current_is_link_secret", &self.current_is_link_secret)
             .finish()
     }
 }
@@ -387,7 +389,21 @@ impl DataKeys {
         DataKeys {
             ring: Ring::new(Purpose::Data, current, previous),
             legacy: None,
+            current_is_link_secret: false,
         }
+    }
+
+    /// Marks the current key as derived from `link_secret` (or the localhost
+    /// key) because `data_key` is unset: removing that secret would then
+    /// remove the current data key.
+    pub fn current_from_link_secret(mut self) -> DataKeys {
+        self.current_is_link_secret = true;
+        self
+    }
+
+    /// See [`DataKeys::current_from_link_secret`].
+    pub fn current_is_link_secret(&self) -> bool {
+        self.current_is_link_secret
     }
 
     /// Also opens what `secret` sealed (used for the old `link_secret`, which

@@ -25,7 +25,9 @@ pub fn is_local_http(public_base_url: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "::1")
 }
 
-/// The key for signed links and keyed hashes.
+/// The single base secret of earlier versions, raw: `link_keys` and
+/// `data_keys` derive their keys from it when the purpose's own variable is
+/// unset, and read legacy values with it. Not for direct use.
 ///
 /// The `link_secret` variable wins. Without it, on plain-http localhost, a random
 /// key is made once and kept in this data directory's database (so a dev setup
@@ -139,7 +141,7 @@ pub fn data_keys(
     } else {
         let base = link_key(sql, rng, &vars.link_secret, public_base_url)
             .map_err(|_| missing("data_key"))?;
-        DataKeys::new(&base, previous)
+        DataKeys::new(&base, previous).current_from_link_secret()
     };
     Ok(match old {
         Some(old) => keys.with_fallback(&old).with_legacy(&old),
@@ -212,6 +214,8 @@ mod native_tests {
         let only_secret = data_keys(&db, &OsRandom, &vars("", "", "", "S"), url).unwrap();
         let both = data_keys(&db, &OsRandom, &vars("", "D", "", "S"), url).unwrap();
         assert_ne!(only_secret.current_id(), both.current_id());
+        assert!(only_secret.current_is_link_secret());
+        assert!(!both.current_is_link_secret());
         let sealed = only_secret.seal(&OsRandom, "c", "u1", b"x");
         assert!(both.open("c", "u1", sealed.as_bytes()).unwrap().stale);
         assert_eq!(both.legacy_secret(), Some(&b"S"[..]));

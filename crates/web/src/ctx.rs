@@ -97,12 +97,6 @@ impl Ctx {
         !is_local_http(&self.base_url())
     }
 
-    /// The key for signed links and keyed hashes (see `core::settings::link_key`).
-    pub fn link_key(&self) -> Result<Vec<u8>, ApiError> {
-        let secret = self.var_or("link_secret", "");
-        edgedesk_core::settings::link_key(self.sql()?, &self.rng, &secret, &self.base_url())
-    }
-
     /// The key variables this component declares (an undeclared one reads as
     /// unset: a component gets only the keys spin.toml gives it).
     fn key_vars(&self) -> KeyVars {
