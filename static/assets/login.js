@@ -28,5 +28,7 @@ onSubmit($('login-form'), async (data) => {
     throw err;
   }
   resetCsrf();
-  window.location.assign(res.stage === 'full' ? nextPath() : '/two-factor');
+  // The page asked for before sign-in (e.g. a mailed link) opens after the second factor too.
+  const next = nextPath();
+  window.location.assign(res.stage === 'full' ? next : (next === '/' ? '/two-factor' : '/two-factor?next=' + encodeURIComponent(next)));
 });

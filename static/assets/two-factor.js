@@ -74,10 +74,16 @@ async function runChallenge() {
     }, METHODS[k].name))));
     await challengeForm(kind, $('challenge-panel'), opts);
     resetCsrf();
-    window.location.assign('/');
+    window.location.assign(nextPath());
   };
   $('other-method').addEventListener('click', () => { $('other-methods').hidden = !$('other-methods').hidden; });
   if (kinds.length) ask(kinds[0]);
+}
+
+/** Where to go once signed in: the `next` page the sign-in page passed on (same site only). */
+function nextPath() {
+  const next = new URLSearchParams(window.location.search).get('next') || '/';
+  return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
 }
 
 async function main() {

@@ -10,6 +10,11 @@ use edgedesk_core::outbox::{Mail, enqueue};
 use edgedesk_core::random::OsRandom;
 use edgedesk_e2e::{MailCapture, TestApp, TestOptions, app_manifest, json};
 
+// Retries without a timer (issue 13). Declared here so tests/e2e/main.rs, which
+// lists one module per flow, stays as it is.
+#[path = "mail_retries.rs"]
+pub(crate) mod retries;
+
 /// Queues a mail straight into the app's database, as a component would inside
 /// its transaction (the schema exists once any component has run).
 fn queue_mail(app: &TestApp, to: &str, subject: &str) -> anyhow::Result<String> {
@@ -87,23 +92,20 @@ async fn futures_join(app: &TestApp, n: usize) -> anyhow::Result<Vec<u16>> {
 async fn a_failing_relay_is_retried_with_backoff_and_delivered_once() -> anyhow::Result<()> {
     let relay = MailCapture::start().await?;
     let app = relay_app(&relay).await?;
-    relay.fail_next(2);
+    relay.fail_next(4);
     let id = queue_mail(&app, "bob@example.com", "Retry me")?;
 
-    app.kick().await?; // attempt 1: 503
-    assert_eq!(relay.attempts(), 1);
+    app.kick().await?; // run 1: three tries inside the run, all 503
+    assert_eq!(relay.attempts(), 3);
     app.kick().await?; // not due yet (1 s backoff)
-    assert_eq!(relay.attempts(), 1, "waits for its backoff");
+    assert_eq!(relay.attempts(), 3, "waits for its backoff");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    app.kick().await?; // attempt 2: 503
-    assert_eq!(relay.attempts(), 2);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    app.kick().await?; // attempt 3: 200
+    app.kick().await?; // run 2: a 503, then 200 half a second later
     let msgs = relay.wait_for(1, Duration::from_secs(5)).await?;
     assert_eq!(msgs[0].body["id"], json!(id), "the same id across retries");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.kick().await?;
-    assert_eq!(relay.attempts(), 3);
+    assert_eq!(relay.attempts(), 5);
     assert_eq!(relay.messages().len(), 1);
     app.stop().await;
     Ok(())

@@ -11,5 +11,6 @@ mod host_routing;
 mod host_wasip1;
 mod key_rotation;
 mod mail_pipeline;
+mod mail_scheduler;
 mod openapi;
 mod twofactor;

@@ -35,6 +35,7 @@ fn documented(spec: &Yaml) -> BTreeSet<(String, String)> {
 fn concrete(template: &str) -> String {
     template
         .replace("{method}", "totp")
+        .replace("{user_id}", "no-such-user")
         .replace("{id}", "no-such-id")
         .replace("{key}", "SD-999999")
 }
@@ -48,6 +49,8 @@ fn every_route_in_the_components_is_documented() {
         ("notifications", edgedesk_notifications::ROUTES),
         ("auth", edgedesk_auth::ROUTES),
         ("twofactor", edgedesk_twofactor::routes::ROUTES),
+        ("approvals", edgedesk_approvals::ROUTES),
+        ("tickets", edgedesk_tickets::ROUTES),
     ];
     let mut missing = Vec::new();
     for (component, routes) in tables {

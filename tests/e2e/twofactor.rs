@@ -541,7 +541,8 @@ async fn two_of_three_questions_are_asked_and_three_failures_lock_the_account() 
     let r = answer_questions_wrongly(&c3).await?;
     assert_eq!((r.status, code(&r).as_str()), (423, "account_locked"));
     let retry = r.json()?["error"]["retry_after_s"].as_i64().unwrap_or(0);
-    assert!((890..=900).contains(&retry), "{retry}");
+    // 15 minutes; whole-second clocks read in two places may add one second.
+    assert!((890..=901).contains(&retry), "{retry}");
     // The half-finished sign-in is over; a new one is refused while locked.
     let r = post(
         &c3,

@@ -28,6 +28,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 pub use serde_json::{Value, json};
 
+pub mod desk;
+
 // ------------------------------------------------------------------ paths
 
 /// The workspace root (the folder holding the app's `spin.toml`).

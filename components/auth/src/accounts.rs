@@ -18,12 +18,11 @@ pub struct User {
     pub email_confirmed_at: Option<i64>,
     pub terms_version: Option<String>,
     pub terms_accepted_at: Option<i64>,
-    pub access: String,
     pub created_at: i64,
 }
 
 const COLS: &str = "id, username, email, full_name, phone, password_hash, role, \
-     email_confirmed_at, terms_version, terms_accepted_at, access, created_at";
+     email_confirmed_at, terms_version, terms_accepted_at, created_at";
 
 fn from_row(r: &Row) -> Result<User, ApiError> {
     Ok(User {
@@ -37,8 +36,7 @@ fn from_row(r: &Row) -> Result<User, ApiError> {
         email_confirmed_at: r.opt_i64(7)?,
         terms_version: r.opt_text(8)?,
         terms_accepted_at: r.opt_i64(9)?,
-        access: r.text(10)?,
-        created_at: r.i64(11)?,
+        created_at: r.i64(10)?,
     })
 }
 

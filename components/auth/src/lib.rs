@@ -4,13 +4,15 @@
 //! `/api/auth/login`, `/api/auth/logout`, `/api/auth/password/forgot`,
 //! `/api/auth/password/reset`, `/api/auth/username/forgot`,
 //! `/api/auth/password-policy`, `GET /api/session`, `GET`/`PATCH /api/profile`,
-//! `POST /api/profile/password`, `GET /api/terms`, `POST /api/terms/accept`.
+//! `POST /api/profile/password`, `GET /api/terms`, `POST /api/terms/accept`,
+//! and the administrators' `POST /api/admin/users` (invite sign-up).
 //!
 //! Owns tables `users`, `account_tokens` and `login_attempts`; writes sessions
 //! through `edgedesk_core::session` and mail through the outbox.
 
 mod accounts;
 mod env;
+mod invite;
 mod login;
 mod mail;
 mod policy;

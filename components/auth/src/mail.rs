@@ -131,6 +131,25 @@ pub fn reset(cfg: &Config, to: &str, name: &str, token: &str) -> Mail {
     )
 }
 
+/// An administrator created the account: the link sets the first password.
+pub fn invited(cfg: &Config, to: &str, name: &str, username: &str, token: &str) -> Mail {
+    let link = format!("{}/reset-password?token={token}", cfg.base_url);
+    build(
+        "auth.invited",
+        to,
+        format!("Your {} account is ready", cfg.portal_name),
+        &[
+            hello(name),
+            Part::Text(format!(
+                "An administrator created an account for you at {}. Your username is {username}. Open this link within 7 days to choose your password; at your first sign-in you will set up a second factor.",
+                cfg.portal_name
+            )),
+            Part::Link("Choose my password".into(), link),
+        ],
+        cfg,
+    )
+}
+
 pub fn username_reminder(cfg: &Config, to: &str, name: &str, username: &str) -> Mail {
     build(
         "auth.username",

@@ -1,6 +1,7 @@
 //! The signed-in person: the session view, the profile, password change and
 //! terms acceptance.
 
+use edgedesk_core::access::{Access, Membership};
 use edgedesk_core::clock::rfc3339;
 use edgedesk_core::db::transaction;
 use edgedesk_core::session::{self, Session};
@@ -29,7 +30,8 @@ pub fn session_user(env: &Env<'_>, s: &Session) -> Result<User, ApiError> {
 }
 
 /// `GET /api/session`, exactly as API.md lists it.
-pub fn session_view(user: &User, s: &Session) -> Json {
+/// `membership` is the person's company access (`core::access`), if any.
+pub fn session_view(user: &User, s: &Session, membership: Option<&Membership>) -> Json {
     json!({
         "user": {
             "id": user.id,
@@ -38,9 +40,11 @@ pub fn session_view(user: &User, s: &Session) -> Json {
             "full_name": user.full_name,
             "phone": user.phone,
             "role": user.role,
-            // Organizations arrive with the approvals component.
-            "organization": Json::Null,
-            "access": user.access,
+            "organization": membership.map(|m| json!({
+                "id": m.organization_id,
+                "name": m.organization_name,
+            })),
+            "access": membership.map_or(Access::None, |m| m.access).as_str(),
         },
         "stage": s.stage.as_str(),
         "csrf_token": s.csrf_token,
@@ -203,7 +207,7 @@ mod tests {
             false,
         )
         .unwrap();
-        let v = session_view(&u, &s);
+        let v = session_view(&u, &s, None);
         let user = v["user"].as_object().unwrap();
         let mut keys: Vec<&str> = user.keys().map(String::as_str).collect();
         keys.sort_unstable();

@@ -27,7 +27,21 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/profile/password", profile_password),
     route("GET", "/api/terms", terms_get),
     route("POST", "/api/terms/accept", terms_accept),
+    route("POST", "/api/admin/users", admin_invite),
 ];
+
+/// An administrator creates a customer account (invite sign-up mode, or any
+/// time): the person is mailed a link to choose their password.
+fn admin_invite(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_admin()?;
+    let input: crate::invite::InviteInput = ctx.req.json()?;
+    let (id, username) = with_env(ctx, |env| crate::invite::invite(env, &input))?;
+    ctx.kick_mail();
+    Ok(Resp::json(
+        201,
+        &json!({ "id": id, "username": username, "email": input.email.trim().to_lowercase() }),
+    ))
+}
 
 /// Tells `api.js` that the session (and its CSRF token) changed.
 fn session_changed(r: Resp) -> Resp {
@@ -174,7 +188,8 @@ fn session(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let s = ctx.require_stage(ANY_STAGE)?;
     let view = with_env(ctx, |env| {
         let user = profile::session_user(env, s)?;
-        Ok(profile::session_view(&user, s))
+        let membership = edgedesk_core::access::membership(env.sql, &user.id)?;
+        Ok(profile::session_view(&user, s, membership.as_ref()))
     })?;
     Ok(Resp::json(200, &view))
 }

@@ -50,6 +50,19 @@ pub fn issue(
     user_id: &str,
     purpose: Purpose,
 ) -> Result<String, ApiError> {
+    issue_for(sql, clock, rng, user_id, purpose, purpose.ttl_s())
+}
+
+/// [`issue`] with its own lifetime (an invitation's set-password link is a
+/// reset link that works for days, not an hour).
+pub fn issue_for(
+    sql: &dyn Sql,
+    clock: &dyn Clock,
+    rng: &dyn Random,
+    user_id: &str,
+    purpose: Purpose,
+    ttl_s: i64,
+) -> Result<String, ApiError> {
     let now = clock.now();
     // Expired rows are useless; a week's grace keeps "used" answers explainable.
     sql.execute(PURGE, params![now - 7 * 24 * 3600])?;
@@ -62,7 +75,7 @@ pub fn issue(
             purpose.as_str(),
             user_id,
             now,
-            now + purpose.ttl_s()
+            now + ttl_s
         ],
     )?;
     Ok(token)

@@ -124,9 +124,16 @@ pub struct OutboxItem {
     state: String,
     attempts: i64,
     created_at: String,
+    /// The stored schedule (kept as it was; stale once delivered or failed).
     next_attempt_at: String,
     delivered_at: Option<String>,
     last_error: Option<String>,
+    /// When this mail will next be tried: `null` once delivered or given up;
+    /// for a message being sent, when its lease ends (if that send fails it
+    /// is rescheduled earlier or later by its backoff). A due mail goes out
+    /// with the next kick: the next request that queues mail or opens the
+    /// database, at most `core::outbox::KICK_GAP_S` seconds apart.
+    next_try_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,27 +145,51 @@ pub struct OutboxList {
 }
 
 const LIST: &str = "SELECT id, kind, to_addr, subject, state, attempts, created_at, next_attempt_at, \
-     delivered_at, last_error FROM outbox WHERE (?1 IS NULL OR state = ?1) \
+     delivered_at, last_error, lease_until FROM outbox WHERE (?1 IS NULL OR state = ?1) \
      ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3";
 const COUNT: &str = "SELECT count(*) FROM outbox WHERE (?1 IS NULL OR state = ?1)";
 
-fn item(r: &Row) -> Result<OutboxItem, ApiError> {
+/// When a message in `state` will next be tried (see [`OutboxItem::next_try_at`]);
+/// a due message is shown as due now rather than at a time already past.
+pub fn next_try_at(
+    state: &str,
+    next_attempt_at: i64,
+    lease_until: Option<i64>,
+    now: i64,
+) -> Option<i64> {
+    match state {
+        "pending" => Some(next_attempt_at.max(now)),
+        "sending" => Some(lease_until.unwrap_or(now).max(now)),
+        _ => None,
+    }
+}
+
+fn item(r: &Row, now: i64) -> Result<OutboxItem, ApiError> {
+    let state = r.text(4)?;
+    let next = r.i64(7)?;
+    let next_try = next_try_at(&state, next, r.opt_i64(10)?, now);
     Ok(OutboxItem {
         id: r.text(0)?,
         kind: r.text(1)?,
         to: r.text(2)?,
         subject: r.text(3)?,
-        state: r.text(4)?,
+        state,
         attempts: r.i64(5)?,
         created_at: rfc3339(r.i64(6)?),
-        next_attempt_at: rfc3339(r.i64(7)?),
+        next_attempt_at: rfc3339(next),
         delivered_at: r.opt_i64(8)?.map(rfc3339),
         last_error: r.opt_text(9)?,
+        next_try_at: next_try.map(rfc3339),
     })
 }
 
 /// Operators' view: metadata and state only, never the bodies.
-pub fn list(sql: &dyn Sql, paging: &Paging, state: Option<&str>) -> Result<OutboxList, ApiError> {
+pub fn list(
+    sql: &dyn Sql,
+    paging: &Paging,
+    state: Option<&str>,
+    now: i64,
+) -> Result<OutboxList, ApiError> {
     if let Some(s) = state
         && !matches!(s, "pending" | "sending" | "delivered" | "failed")
     {
@@ -177,7 +208,11 @@ pub fn list(sql: &dyn Sql, paging: &Paging, state: Option<&str>) -> Result<Outbo
         .transpose()?
         .unwrap_or(0);
     Ok(OutboxList {
-        items: rows.rows.iter().map(item).collect::<Result<_, _>>()?,
+        items: rows
+            .rows
+            .iter()
+            .map(|r| item(r, now))
+            .collect::<Result<_, _>>()?,
         total,
         page: paging.page,
         per_page: paging.per_page,
@@ -260,10 +295,61 @@ mod tests {
                 per_page: 25,
             },
             Some("failed"),
+            clock.now(),
         )
         .unwrap();
         assert_eq!(list.total, 1);
         assert_eq!(list.items[0].last_error.as_deref(), Some("503"));
+        assert_eq!(
+            list.items[0].next_try_at, None,
+            "given up: never tried again"
+        );
+    }
+
+    #[test]
+    fn the_outbox_view_says_when_each_undelivered_mail_is_tried_next() {
+        let (db, clock) = setup();
+        let page = Paging {
+            page: 1,
+            per_page: 25,
+        };
+        let t0 = clock.now();
+        queue(&db, &clock, "a@example.com");
+        let view = list(&db, &page, None, t0).unwrap();
+        assert_eq!(
+            view.items[0].next_try_at.as_deref(),
+            Some(rfc3339(t0).as_str())
+        );
+        // Being sent: tried again when the lease ends, if the sender dies.
+        let m = claim_next(&db, t0).unwrap().unwrap();
+        let view = list(&db, &page, None, t0 + 1).unwrap();
+        assert_eq!(
+            view.items[0].next_try_at.as_deref(),
+            Some(rfc3339(t0 + LEASE_S).as_str())
+        );
+        // Failed once: tried again after its backoff; a due one is due now.
+        mark_failed(&db, &m, "relay answered 503 (3 tries)", t0 + 1, 30).unwrap();
+        let view = list(&db, &page, Some("pending"), t0 + 2).unwrap();
+        assert_eq!(
+            view.items[0].next_try_at.as_deref(),
+            Some(rfc3339(t0 + 31).as_str())
+        );
+        assert_eq!(
+            view.items[0].last_error.as_deref(),
+            Some("relay answered 503 (3 tries)")
+        );
+        let view = list(&db, &page, None, t0 + 100).unwrap();
+        assert_eq!(
+            view.items[0].next_try_at.as_deref(),
+            Some(rfc3339(t0 + 100).as_str())
+        );
+        // Delivered: never again.
+        clock.set(t0 + 100);
+        let m = claim_next(&db, t0 + 100).unwrap().unwrap();
+        mark_delivered(&db, &m.id, t0 + 100).unwrap();
+        let view = list(&db, &page, None, t0 + 101).unwrap();
+        assert_eq!(view.items[0].next_try_at, None);
+        assert_eq!(view.items[0].state, "delivered");
     }
 
     #[test]

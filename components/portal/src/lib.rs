@@ -7,13 +7,21 @@
 mod static_files;
 
 use edgedesk_core::ApiError;
+use edgedesk_core::hours::WorkingHours;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// Components of this build, reported by `/api/health` (a test checks this list
 /// against spin.toml).
-pub const COMPONENTS: &[&str] = &["portal", "notifications", "auth", "twofactor"];
+pub const COMPONENTS: &[&str] = &[
+    "portal",
+    "notifications",
+    "auth",
+    "twofactor",
+    "approvals",
+    "tickets",
+];
 
 /// The route table (public so the OpenAPI test can compare it with openapi.yaml).
 pub const ROUTES: &[Route] = &[route("GET", "/api/health", health)];
@@ -42,14 +50,24 @@ pub async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 }
 
 fn health(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let hours = WorkingHours::from_var(&ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT));
     Ok(Resp::json(
         200,
         &serde_json::json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
             "components": COMPONENTS,
-            // Added to the contract's fields so pages can show the configured name.
+            // Added to the contract's fields so pages can show the configured
+            // name, and the footer the desk's contact block and working hours.
             "portal_name": ctx.var_or("portal_name", "EdgeDesk Service Desk"),
+            "desk_contact": ctx.var_or("desk_contact", ""),
+            "working_hours": {
+                "days": hours.days,
+                "start": format!("{:02}:{:02}", hours.start / 60, hours.start % 60),
+                "end": format!("{:02}:{:02}", hours.end / 60, hours.end % 60),
+                "time_zone": hours.time_zone,
+            },
+            "working_hours_text": hours.describe(),
         }),
     ))
 }

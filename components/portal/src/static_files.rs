@@ -93,6 +93,10 @@ fn candidates(raw_path: &str, segments: &[String]) -> Vec<String> {
         c.push(format!("{ROOT}portal/{joined}.html"));
     }
     c.push(format!("{ROOT}{joined}"));
+    // Clean URLs for the operators' pages too: /admin/request -> admin/request.html.
+    if segments.len() > 1 && !joined.contains('.') {
+        c.push(format!("{ROOT}{joined}.html"));
+    }
     c
 }
 
@@ -219,6 +223,11 @@ mod tests {
         assert_eq!(candidates("/", &[]), vec!["/portal/index.html"]);
         let segs = safe_segments("/admin/").unwrap();
         assert_eq!(candidates("/admin/", &segs), vec!["/admin/index.html"]);
+        let segs = safe_segments("/admin/request").unwrap();
+        assert_eq!(
+            candidates("/admin/request", &segs),
+            vec!["/admin/request", "/admin/request.html"]
+        );
     }
 
     #[test]

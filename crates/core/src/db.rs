@@ -146,11 +146,16 @@ impl fmt::Debug for dyn Sql + '_ {
 /// Runs `f` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error so nothing
 /// is left half-written. IMMEDIATE takes the write lock up front: two requests that
 /// read-then-write cannot both read the old state.
+///
+/// Real Spin opens SQLite without a busy timeout, so a `BEGIN IMMEDIATE` that
+/// meets another writer fails at once with "database is locked". Nothing has
+/// happened yet at that point, so it is retried after a short, growing,
+/// jittered pause (about 2.5 s in all) before the error is given up.
 pub fn transaction<T, E>(sql: &dyn Sql, f: impl FnOnce() -> Result<T, E>) -> Result<T, E>
 where
     E: From<DbError>,
 {
-    sql.execute("BEGIN IMMEDIATE", &[])?;
+    begin_immediate(sql)?;
     match f() {
         Ok(v) => {
             if let Err(e) = sql.execute("COMMIT", &[]) {
@@ -166,8 +171,102 @@ where
     }
 }
 
+/// True for SQLite's "another connection holds the lock" errors.
+pub fn is_busy(e: &DbError) -> bool {
+    match e {
+        DbError::Sqlite(m) => {
+            let m = m.to_ascii_lowercase();
+            m.contains("database is locked") || m.contains("database is busy")
+        }
+        _ => false,
+    }
+}
+
+fn begin_immediate(sql: &dyn Sql) -> Result<(), DbError> {
+    let mut pause_ms: u64 = 1;
+    let mut waited_ms: u64 = 0;
+    loop {
+        match sql.execute("BEGIN IMMEDIATE", &[]) {
+            Err(e) if is_busy(&e) && waited_ms < 2500 => {
+                // Jitter (not security-relevant): writers that collided once
+                // should not collide again in step.
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| u64::from(d.subsec_nanos()) % (pause_ms + 1))
+                    .unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(pause_ms + jitter));
+                waited_ms += pause_ms + jitter;
+                pause_ms = (pause_ms * 2).min(50);
+            }
+            other => return other.map(|_| ()),
+        }
+    }
+}
+
 /// Builds a parameter slice: `params![a, b, c]`.
 #[macro_export]
 macro_rules! params {
     ($($v:expr),* $(,)?) => { &[$($crate::db::Value::from($v)),*] };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Answers "database is locked" to the first `busy` BEGINs, and records
+    /// every statement.
+    struct Contended {
+        busy: RefCell<u32>,
+        log: RefCell<Vec<String>>,
+    }
+
+    impl Sql for Contended {
+        fn execute(&self, statement: &str, _: &[Value]) -> Result<Rows, DbError> {
+            self.log.borrow_mut().push(statement.to_owned());
+            if statement == "BEGIN IMMEDIATE" && *self.busy.borrow() > 0 {
+                *self.busy.borrow_mut() -= 1;
+                return Err(DbError::Sqlite("Io(\"database is locked\")".into()));
+            }
+            Ok(Rows {
+                columns: vec![],
+                rows: vec![],
+            })
+        }
+    }
+
+    #[test]
+    fn a_locked_begin_is_retried_and_nothing_runs_twice() {
+        let db = Contended {
+            busy: RefCell::new(3),
+            log: RefCell::new(vec![]),
+        };
+        let out: Result<u8, DbError> = transaction(&db, || {
+            db.execute("INSERT", &[])?;
+            Ok(7)
+        });
+        assert_eq!(out, Ok(7));
+        assert_eq!(
+            *db.log.borrow(),
+            [
+                "BEGIN IMMEDIATE",
+                "BEGIN IMMEDIATE",
+                "BEGIN IMMEDIATE",
+                "BEGIN IMMEDIATE",
+                "INSERT",
+                "COMMIT"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lock_that_never_frees_is_given_up() {
+        let db = Contended {
+            busy: RefCell::new(u32::MAX),
+            log: RefCell::new(vec![]),
+        };
+        let out: Result<(), DbError> = transaction(&db, || Ok(()));
+        assert!(out.is_err_and(|e| is_busy(&e)));
+        assert!(!db.log.borrow().iter().any(|s| s == "COMMIT"));
+    }
 }

@@ -157,6 +157,14 @@ impl ApiError {
     }
 
     /// `Retry-After` seconds for 423/429 answers.
+    /// The field a 400 names, if any.
+    pub fn field_name(&self) -> Option<&str> {
+        match self {
+            Self::BadRequest { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn retry_after(&self) -> Option<i64> {
         match self {
             Self::Locked { retry_after_s, .. } | Self::TooManyRequests { retry_after_s } => {

@@ -3,16 +3,21 @@
 //! Domain code takes `&dyn Sql`, `&dyn Kv`, `&dyn Clock` and `&dyn Random` so it runs
 //! natively in unit tests (feature `native`) and inside wasm on Spin alike.
 
+pub mod access;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod hours;
 pub mod keys;
 pub mod kv;
+pub mod mail;
 pub mod migrate;
 pub mod outbox;
+pub mod paging;
 pub mod password;
 pub mod random;
 pub mod rate_limit;
+pub mod requests;
 pub mod second_factor;
 pub mod session;
 pub mod settings;

@@ -20,6 +20,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_twofactor",
         include_str!("../../../migrations/0003_twofactor.sql"),
     ),
+    (
+        "0004_organizations",
+        include_str!("../../../migrations/0004_organizations.sql"),
+    ),
+    (
+        "0005_requests",
+        include_str!("../../../migrations/0005_requests.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -100,7 +108,13 @@ mod tests {
         let names: Vec<&str> = MIGRATIONS.iter().map(|m| m.0).collect();
         assert_eq!(
             names,
-            ["0001_foundation", "0002_accounts", "0003_twofactor"]
+            [
+                "0001_foundation",
+                "0002_accounts",
+                "0003_twofactor",
+                "0004_organizations",
+                "0005_requests"
+            ]
         );
     }
 

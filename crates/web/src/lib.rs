@@ -6,6 +6,7 @@
 //! headers and session cookies, and kicks mail delivery when a handler queued mail.
 
 pub mod ctx;
+mod desk;
 pub mod request;
 pub mod response;
 pub mod router;

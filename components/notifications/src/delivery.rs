@@ -1,0 +1,177 @@
+//! One delivery run: claim due messages one by one and send each, retrying a
+//! transient failure a few times inside this request before it falls back to
+//! the outbox's backoff.
+//!
+//! Why inside the request: real Spin has no timer, so the cheapest retry is the
+//! one made while the instance still runs. A relay that drops one message (a
+//! 503 during a deploy, a reset connection) gets it again half a second later,
+//! and the person waiting for a sign-in code never notices. Longer outages go
+//! back to the outbox with backoff and are picked up by the due-check.
+//!
+//! Exactly once: each message is claimed with a lease (`outbox::claim_next`)
+//! that outlasts everything this run can spend on it ([`WORST_CASE_MS`] is
+//! tested to stay under `outbox::LEASE_S`), so no other run can claim it while
+//! a try may still reach the relay.
+
+use std::time::Duration;
+
+use edgedesk_core::ApiError;
+use edgedesk_web::Ctx;
+
+use crate::outbox;
+use crate::transport::{self, Failure, Settings};
+
+/// Most messages one run sends, so a run stays short; the rest wait for the next.
+const BATCH: usize = 25;
+
+/// Waits before the second and third try of one message within a run.
+pub const INLINE_WAITS_MS: [u64; 2] = [500, 2_000];
+
+/// Longest one try may take (connect, send, first answer): a relay that
+/// swallows packets must not hold the run, nor outlive the lease.
+pub const SEND_TIMEOUT_MS: u64 = 15_000;
+
+/// Upper bound of the time one message can take in one run.
+pub const WORST_CASE_MS: u64 =
+    SEND_TIMEOUT_MS * (INLINE_WAITS_MS.len() as u64 + 1) + INLINE_WAITS_MS[0] + INLINE_WAITS_MS[1];
+
+// Exactly once: no other run may claim a message while a try of ours can still
+// reach the relay, so one run's tries must end before the lease does.
+const _: () = assert!(WORST_CASE_MS < outbox::LEASE_S as u64 * 1000);
+
+/// The wait before try `n + 1` after `n` failed tries (1-based), or `None`
+/// when this run has tried enough and the outbox's backoff takes over.
+/// Only transient failures are retried at once: a refusal or a configuration
+/// error would fail the same way half a second later.
+pub fn inline_wait(tries: usize, failure: &Failure) -> Option<Duration> {
+    if !failure.is_transient() {
+        return None;
+    }
+    INLINE_WAITS_MS
+        .get(tries.checked_sub(1)?)
+        .map(|ms| Duration::from_millis(*ms))
+}
+
+/// Delivers due mail; answers `{"delivered": n, "failed": m}`.
+pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
+    let settings = Settings::from_ctx(ctx);
+    let sql = ctx.sql()?;
+    let retry_base = ctx
+        .var_or("mail_retry_base_s", "30")
+        .parse::<i64>()
+        .unwrap_or(30)
+        .clamp(1, 3600);
+    let (mut delivered, mut failed) = (0, 0);
+    for _ in 0..BATCH {
+        let Some(mail) = outbox::claim_next(sql, ctx.now())? else {
+            break;
+        };
+        match send_with_retries(&settings, &mail).await {
+            Ok(()) => {
+                outbox::mark_delivered(sql, &mail.id, ctx.now())?;
+                delivered += 1;
+            }
+            Err(failure) => {
+                outbox::mark_failed(sql, &mail, &failure.to_string(), ctx.now(), retry_base)?;
+                failed += 1;
+                // The relay itself is failing (or misconfigured): the other
+                // messages would fail the same way; they stay due for the next run.
+                if failure.is_relay_wide() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(serde_json::json!({ "delivered": delivered, "failed": failed }))
+}
+
+async fn send_with_retries(settings: &Settings, mail: &outbox::Claimed) -> Result<(), Failure> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let failure = match timeout(
+            transport::send(settings, mail),
+            Duration::from_millis(SEND_TIMEOUT_MS),
+        )
+        .await
+        {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(f)) => f,
+            None => Failure::TimedOut(SEND_TIMEOUT_MS / 1000),
+        };
+        match inline_wait(tries, &failure) {
+            Some(wait) => sleep(wait).await,
+            None => return Err(failure.after_tries(tries)),
+        }
+    }
+}
+
+/// `fut`, or `None` if it has not finished after `limit` (it is then dropped,
+/// which cancels an outgoing request).
+async fn timeout<F: std::future::Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    use futures::future::{Either, select};
+    let fut = std::pin::pin!(fut);
+    let timer = std::pin::pin!(sleep(limit));
+    match select(fut, timer).await {
+        Either::Left((out, _)) => Some(out),
+        Either::Right(_) => None,
+    }
+}
+
+/// An async sleep on wasi's monotonic clock, driven by the Spin SDK's executor
+/// (which polls the registered pollables while the handler waits).
+#[cfg(target_arch = "wasm32")]
+async fn sleep(d: Duration) {
+    use std::task::Poll;
+    use wasi::clocks::monotonic_clock;
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let deadline = monotonic_clock::now().saturating_add(nanos);
+    // Holds the registration of the current wake-up; replacing or dropping it
+    // cancels the previous one, so the executor never polls a stale pollable.
+    let mut _registered: Option<spin_executor::CancelOnDropToken> = None;
+    std::future::poll_fn(move |cx| {
+        if monotonic_clock::now() >= deadline {
+            _registered = None;
+            return Poll::Ready(());
+        }
+        let pollable = monotonic_clock::subscribe_instant(deadline);
+        _registered =
+            Some(spin_executor::push_waker_and_get_token(pollable, cx.waker().clone()).into());
+        Poll::Pending
+    })
+    .await
+}
+
+/// Native builds only run unit tests, which never send mail.
+#[cfg(not(target_arch = "wasm32"))]
+async fn sleep(d: Duration) {
+    std::thread::sleep(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transient_failure_is_tried_three_times_with_growing_waits() {
+        let f = Failure::Answered(503);
+        assert_eq!(inline_wait(1, &f), Some(Duration::from_millis(500)));
+        assert_eq!(inline_wait(2, &f), Some(Duration::from_millis(2_000)));
+        assert_eq!(inline_wait(3, &f), None);
+        assert_eq!(inline_wait(0, &f), None);
+        let f = Failure::Unreachable("connection refused".into());
+        assert!(inline_wait(1, &f).is_some());
+        assert!(inline_wait(1, &Failure::TimedOut(15)).is_some());
+        assert!(inline_wait(1, &Failure::Answered(429)).is_some());
+    }
+
+    #[test]
+    fn refusals_and_configuration_errors_are_not_retried_at_once() {
+        assert_eq!(inline_wait(1, &Failure::Answered(400)), None);
+        assert_eq!(inline_wait(1, &Failure::Answered(401)), None);
+        assert_eq!(
+            inline_wait(1, &Failure::Config("relay origin not allowed".into())),
+            None
+        );
+    }
+}

@@ -1,0 +1,463 @@
+//! The route table and thin handlers: parse, authorize, call the domain, answer.
+
+use std::cell::OnceCell;
+
+use edgedesk_core::access::Viewer;
+use edgedesk_core::keys::verify_link;
+use edgedesk_core::{ApiError, params};
+use edgedesk_web::router::route;
+use edgedesk_web::{Ctx, Params, Resp, Route};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::env::Env;
+use crate::flows;
+use crate::lists::{self, Filters, QueueFilters};
+use crate::tickets::{self, Ticket};
+use crate::types::{self, TypeInput};
+
+pub const ROUTES: &[Route] = &[
+    route("GET", "/api/request-types", request_types),
+    route("POST", "/api/requests", raise),
+    route("GET", "/api/requests", list),
+    // Literal routes before `{key}`: the router takes the first match.
+    route("GET", "/api/requests/rating-link", rating_link_show),
+    route("POST", "/api/requests/rating-link", rating_link_rate),
+    route("GET", "/api/requests/{key}", show),
+    route("POST", "/api/requests/{key}/comments", comment),
+    route("POST", "/api/requests/{key}/visibility", visibility),
+    route("POST", "/api/requests/{key}/mute", mute),
+    route("POST", "/api/requests/{key}/rating", rate),
+    route("GET", "/api/agent/requests", queue),
+    route("POST", "/api/agent/requests", raise_for),
+    route("GET", "/api/agent/counts", counts),
+    route("GET", "/api/agent/operators", operators),
+    route("POST", "/api/agent/requests/{key}/assign", assign),
+    route("POST", "/api/agent/requests/{key}/transition", transition),
+    route("POST", "/api/agent/requests/{key}/comments", agent_comment),
+    route(
+        "PATCH",
+        "/api/agent/requests/{key}/comments/{id}",
+        edit_comment,
+    ),
+    route("GET", "/api/admin/request-types", admin_types),
+    route("POST", "/api/admin/request-types", admin_type_create),
+    route("PATCH", "/api/admin/request-types/{id}", admin_type_update),
+];
+
+fn env(ctx: &Ctx) -> Result<Env<'_>, ApiError> {
+    Ok(Env {
+        sql: ctx.sql()?,
+        clock: ctx.clock(),
+        rng: ctx.rng(),
+        portal_name: ctx.var_or("portal_name", "EdgeDesk Service Desk"),
+        base_url: ctx.base_url(),
+        prefix: ctx.var_or("ticket_key_prefix", "SD").trim().to_owned(),
+        links: OnceCell::new(),
+        load_links: Box::new(|| ctx.link_keys()),
+    })
+}
+
+/// The viewer and the request behind `{key}`, or 404.
+fn visible<'a>(ctx: &'a Ctx, p: &Params) -> Result<(Env<'a>, Viewer, Ticket), ApiError> {
+    let viewer = ctx.desk_viewer()?;
+    let env = env(ctx)?;
+    let t = tickets::visible(&env, &viewer, p.get("key"))?;
+    Ok((env, viewer, t))
+}
+
+/// An operator and the request behind `{key}`; customers get 404.
+fn agent<'a>(ctx: &'a Ctx, p: &Params) -> Result<(Env<'a>, Viewer, Ticket), ApiError> {
+    ctx.require_operator()?;
+    visible(ctx, p)
+}
+
+fn request_types(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let items: Vec<_> = types::list(ctx.sql()?, false)?
+        .into_iter()
+        .map(|t| json!({ "id": t.id, "key": t.key, "name": t.name, "description": t.description }))
+        .collect();
+    Ok(Resp::json(200, &json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RaiseInput {
+    request_type: String,
+    summary: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    visibility: Option<String>,
+    #[serde(default)]
+    attachment_ids: Option<Vec<String>>,
+}
+
+fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let viewer = ctx.desk_viewer()?;
+    let input: RaiseInput = ctx.req.json()?;
+    flows::check_attachments(input.attachment_ids.as_deref())?;
+    let env = env(ctx)?;
+    let t = flows::raise(
+        &env,
+        &viewer,
+        &input.request_type,
+        &input.summary,
+        &input.description,
+        input.visibility.as_deref().unwrap_or("private"),
+    )?;
+    ctx.kick_mail();
+    Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
+}
+
+fn filters(ctx: &Ctx) -> Filters {
+    Filters {
+        status: ctx.req.query_param("status").unwrap_or_default(),
+        request_type: ctx.req.query_param("request_type"),
+        q: ctx.req.query_param("q"),
+    }
+}
+
+fn list(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let viewer = ctx.desk_viewer()?;
+    let env = env(ctx)?;
+    let created_by = ctx.req.query_param("created_by").unwrap_or_default();
+    let page = lists::customer_list(&env, &viewer, &created_by, &filters(ctx), &ctx.paging()?)?;
+    Ok(Resp::json(200, &page))
+}
+
+fn show(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = visible(ctx, p)?;
+    Ok(Resp::json(200, &flows::page(&env, &viewer, &t)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentInput {
+    body: String,
+    #[serde(default)]
+    attachment_ids: Option<Vec<String>>,
+    #[serde(default)]
+    internal: Option<bool>,
+}
+
+fn comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = visible(ctx, p)?;
+    let input: CommentInput = ctx.req.json()?;
+    if input.internal == Some(true) {
+        return Err(ApiError::invalid(
+            "internal",
+            "not_allowed",
+            "Internal notes are for operators.",
+        ));
+    }
+    flows::check_attachments(input.attachment_ids.as_deref())?;
+    let id = flows::comment(&env, &viewer, &t, &input.body, false)?;
+    ctx.kick_mail();
+    Ok(Resp::json(201, &json!({ "id": id })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisibilityInput {
+    visibility: String,
+}
+
+fn visibility(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = visible(ctx, p)?;
+    let input: VisibilityInput = ctx.req.json()?;
+    let t = flows::set_visibility(&env, &viewer, &t, &input.visibility)?;
+    Ok(Resp::json(200, &flows::page(&env, &viewer, &t)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MuteInput {
+    muted: bool,
+}
+
+fn mute(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = visible(ctx, p)?;
+    let input: MuteInput = ctx.req.json()?;
+    flows::mute(&env, &viewer, &t, input.muted)?;
+    Ok(Resp::json(200, &json!({ "muted": input.muted })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatingInput {
+    score: i64,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+fn rate(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = visible(ctx, p)?;
+    let input: RatingInput = ctx.req.json()?;
+    flows::rate(
+        &env,
+        viewer.user_id(),
+        &t,
+        input.score,
+        input.comment.as_deref(),
+    )?;
+    let stored = input
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    Ok(Resp::json(
+        201,
+        &json!({ "score": input.score, "comment": stored }),
+    ))
+}
+
+/// A mailed rating link: `<ticket id>:<user id>:<score>`, signed.
+fn rating_link(env: &Env<'_>, token: &str) -> Result<(Ticket, String, i64), ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_token",
+            "This rating link is not valid or has expired.",
+        )
+    };
+    let subject = verify_link(env.links()?, "rating", token, env.now()).ok_or_else(invalid)?;
+    let mut parts = subject.split(':');
+    let (Some(tid), Some(uid), Some(score), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let score: i64 = score.parse().map_err(|_| invalid())?;
+    let rows = env.sql.execute(
+        &format!("SELECT {} FROM tickets t WHERE t.id = ?", tickets::COLS),
+        params![tid],
+    )?;
+    let t = rows
+        .first()
+        .map(tickets::from_row)
+        .transpose()?
+        .ok_or_else(invalid)?;
+    Ok((t, uid.to_owned(), score))
+}
+
+fn rating_state(env: &Env<'_>, t: &Ticket, score: i64) -> Result<serde_json::Value, ApiError> {
+    let rating = env.sql.execute(
+        "SELECT score, comment FROM ticket_ratings WHERE ticket_id = ?",
+        params![t.id.as_str()],
+    )?;
+    let (rated, comment) = match rating.first() {
+        Some(r) => (Some(r.i64(0)?), r.opt_text(1)?),
+        None => (None, None),
+    };
+    Ok(json!({
+        "key": env.key(t.number),
+        "summary": t.summary,
+        "score": score,
+        "rated_score": rated,
+        "comment": comment,
+    }))
+}
+
+fn rating_link_show(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let env = env(ctx)?;
+    let token = ctx.req.query_param("token").unwrap_or_default();
+    let (t, _, score) = rating_link(&env, &token)?;
+    Ok(Resp::json(200, &rating_state(&env, &t, score)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatingLinkInput {
+    token: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Records the mailed score (again is fine: the page may be reloaded), then
+/// the comment when one is sent.
+fn rating_link_rate(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let env = env(ctx)?;
+    let input: RatingLinkInput = ctx.req.json()?;
+    let (t, user, score) = rating_link(&env, &input.token)?;
+    // A bad comment is refused before anything is recorded.
+    if let Some(c) = input.comment.as_deref() {
+        edgedesk_core::validate::text("comment", c, 1, flows::RATING_COMMENT_MAX)?;
+    }
+    let state = rating_state(&env, &t, score)?;
+    match state["rated_score"].as_i64() {
+        None => flows::rate(&env, &user, &t, score, None)?,
+        Some(s) if s == score => {}
+        Some(_) => {
+            return Err(ApiError::conflict(
+                "already_rated",
+                "This request has already been rated.",
+            ));
+        }
+    }
+    if let Some(c) = input.comment.as_deref() {
+        flows::add_rating_comment(&env, &user, &t, c)?;
+    }
+    Ok(Resp::json(200, &rating_state(&env, &t, score)?))
+}
+
+// ------------------------------------------------------------ operators
+
+fn queue(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let (s, _) = ctx.require_operator()?;
+    let env = env(ctx)?;
+    let f = QueueFilters {
+        common: filters(ctx),
+        assignee: ctx.req.query_param("assignee"),
+        organization: ctx.req.query_param("organization"),
+        sort: ctx.req.query_param("sort").unwrap_or_default(),
+    };
+    let page = lists::queue(&env, &s.user_id, &f, &ctx.paging()?)?;
+    Ok(Resp::json(200, &page))
+}
+
+fn counts(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let (s, _) = ctx.require_operator()?;
+    let sql = ctx.sql()?;
+    let mut c = lists::counts(sql)?;
+    let mine = sql.execute(
+        "SELECT count(*) FROM tickets WHERE assignee_id = ? AND status IN ('open', 'in_progress')",
+        params![s.user_id.as_str()],
+    )?;
+    c["assigned_to_me"] = mine
+        .first()
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0)
+        .into();
+    Ok(Resp::json(200, &c))
+}
+
+fn operators(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    let rows = ctx.sql()?.execute(
+        "SELECT id, username, full_name FROM users WHERE role IN ('operator', 'admin') \
+         ORDER BY full_name COLLATE NOCASE",
+        &[],
+    )?;
+    let items = rows
+        .rows
+        .iter()
+        .map(|r| Ok(json!({ "id": r.text(0)?, "username": r.text(1)?, "full_name": r.text(2)? })))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Resp::json(200, &json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RaiseForInput {
+    on_behalf_of: String,
+    request_type: String,
+    summary: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    visibility: Option<String>,
+}
+
+fn raise_for(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let (s, _) = ctx.require_operator()?;
+    let input: RaiseForInput = ctx.req.json()?;
+    let shared = match input.visibility.as_deref() {
+        None => false,
+        Some(v) => tickets::check_visibility(v)? == "organization",
+    };
+    let env = env(ctx)?;
+    let t = flows::raise_for(
+        &env,
+        &s.user_id,
+        &input.on_behalf_of,
+        &input.request_type,
+        &input.summary,
+        &input.description,
+        shared,
+    )?;
+    ctx.kick_mail();
+    let viewer = ctx.desk_viewer()?;
+    Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignInput {
+    assignee_id: Option<String>,
+}
+
+fn assign(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = agent(ctx, p)?;
+    let input: AssignInput = ctx.req.json()?;
+    let t = flows::assign(&env, viewer.user_id(), &t, input.assignee_id.as_deref())?;
+    Ok(Resp::json(200, &flows::page(&env, &viewer, &t)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitionInput {
+    to: String,
+    #[serde(default)]
+    resolution: Option<String>,
+}
+
+fn transition(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = agent(ctx, p)?;
+    let input: TransitionInput = ctx.req.json()?;
+    let t = flows::transition(
+        &env,
+        viewer.user_id(),
+        &t,
+        &input.to,
+        input.resolution.as_deref(),
+    )?;
+    ctx.kick_mail();
+    Ok(Resp::json(200, &flows::page(&env, &viewer, &t)?))
+}
+
+fn agent_comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = agent(ctx, p)?;
+    let input: CommentInput = ctx.req.json()?;
+    flows::check_attachments(input.attachment_ids.as_deref())?;
+    let internal = input.internal.unwrap_or(false);
+    let id = flows::comment(&env, &viewer, &t, &input.body, internal)?;
+    ctx.kick_mail();
+    Ok(Resp::json(201, &json!({ "id": id, "internal": internal })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditInput {
+    body: String,
+}
+
+fn edit_comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (env, viewer, t) = agent(ctx, p)?;
+    let input: EditInput = ctx.req.json()?;
+    flows::edit_comment(&env, viewer.user_id(), &t, p.get("id"), &input.body)?;
+    ctx.kick_mail();
+    Ok(Resp::json(200, &flows::page(&env, &viewer, &t)?))
+}
+
+fn admin_types(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    Ok(Resp::json(
+        200,
+        &json!({ "items": types::list(ctx.sql()?, true)? }),
+    ))
+}
+
+fn admin_type_create(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_admin()?;
+    let input: TypeInput = ctx.req.json()?;
+    let t = types::create(ctx.sql()?, ctx.rng(), &input, ctx.now())?;
+    Ok(Resp::json(201, &t))
+}
+
+fn admin_type_update(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    ctx.require_admin()?;
+    let input: TypeInput = ctx.req.json()?;
+    let t = types::update(ctx.sql()?, p.get("id"), &input, ctx.now())?;
+    Ok(Resp::json(200, &t))
+}

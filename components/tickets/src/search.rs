@@ -1,0 +1,107 @@
+//! Full-text search over key, summary, description and comments (SQLite FTS5).
+//!
+//! What a person types is never passed to FTS5 as query syntax: it is split
+//! into words, each becomes a quoted prefix term (`"pass"*`), and all must
+//! match. Internal notes are indexed with `internal = 1`, and customers'
+//! searches only ever read rows with `internal = 0`.
+
+use edgedesk_core::{ApiError, Sql, params};
+
+/// At most this many words of a query are used.
+const MAX_TERMS: usize = 8;
+
+/// The FTS5 query for `q`, or `None` when it has no searchable word.
+pub fn fts_query(q: &str) -> Option<String> {
+    let terms: Vec<String> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_TERMS)
+        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Indexes a request's own text (replacing what was indexed before). Rows are
+/// found by rowid, never by the UNINDEXED columns (that would scan the whole
+/// index): a request's text is rowid `-number`, a comment the rowid of its
+/// activity row.
+pub fn index_ticket(
+    sql: &dyn Sql,
+    ticket_id: &str,
+    number: i64,
+    key: &str,
+    summary: &str,
+    description: &str,
+) -> Result<(), ApiError> {
+    sql.execute(
+        "DELETE FROM ticket_search WHERE rowid = ?",
+        params![-number],
+    )?;
+    sql.execute(
+        "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) \
+         VALUES (?, ?, ?, '', 0)",
+        params![
+            -number,
+            format!("{key}\n{summary}\n{description}"),
+            ticket_id
+        ],
+    )?;
+    Ok(())
+}
+
+/// Indexes (or re-indexes after an edit) one comment.
+pub fn index_comment(
+    sql: &dyn Sql,
+    ticket_id: &str,
+    activity_id: &str,
+    body: &str,
+    internal: bool,
+) -> Result<(), ApiError> {
+    let rowid = sql
+        .execute(
+            "SELECT rowid FROM ticket_activity WHERE id = ?",
+            params![activity_id],
+        )?
+        .first()
+        .ok_or_else(|| ApiError::internal("comment row missing"))?
+        .i64(0)?;
+    sql.execute("DELETE FROM ticket_search WHERE rowid = ?", params![rowid])?;
+    sql.execute(
+        "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) \
+         VALUES (?, ?, ?, ?, ?)",
+        params![rowid, body, ticket_id, activity_id, i64::from(internal)],
+    )?;
+    Ok(())
+}
+
+/// The SQL condition (on `t.id`) for a search, with its parameter; operators
+/// also match internal notes.
+pub fn condition(with_internal: bool) -> &'static str {
+    if with_internal {
+        "t.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ?)"
+    } else {
+        "t.id IN (SELECT ticket_id FROM ticket_search WHERE ticket_search MATCH ? AND internal = 0)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_text_never_becomes_query_syntax() {
+        assert_eq!(
+            fts_query("Password reset"),
+            Some("\"password\"* \"reset\"*".into())
+        );
+        assert_eq!(
+            fts_query("\"a\" OR b* NEAR(c) -d ^e"),
+            Some("\"a\"* \"or\"* \"b\"* \"near\"* \"c\"* \"d\"* \"e\"*".into())
+        );
+        assert_eq!(fts_query("  ** \"\" () "), None);
+        assert_eq!(
+            fts_query("Zürich façade"),
+            Some("\"zürich\"* \"façade\"*".into())
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! Test fixtures: an in-memory database at a fixed time with Acme (Ann, Bob),
+//! Globex (Gil) and an operator.
+#![allow(clippy::unwrap_used)]
+
+use edgedesk_core::access::{Access, set_member};
+use edgedesk_core::clock::FixedClock;
+use edgedesk_core::keys::LinkKeys;
+use edgedesk_core::migrate::ensure_schema;
+use edgedesk_core::native::NativeSql;
+use edgedesk_core::random::OsRandom;
+use edgedesk_core::{Sql, params};
+
+use crate::env::Env;
+
+pub struct World {
+    pub db: NativeSql,
+    pub clock: FixedClock,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let db = NativeSql::memory();
+        ensure_schema(&db).unwrap();
+        for (id, org) in [("o1", "Acme"), ("o2", "Globex")] {
+            db.execute(
+                "INSERT INTO organizations (id, name, name_key, state, created_at, updated_at) \
+                 VALUES (?1, ?2, lower(?2), 'approved', 0, 0)",
+                params![id, org],
+            )
+            .unwrap();
+        }
+        for (id, role, org) in [
+            ("ann", "customer", Some("o1")),
+            ("bob", "customer", Some("o1")),
+            ("gil", "customer", Some("o2")),
+            ("op", "operator", None),
+        ] {
+            db.execute(
+                "INSERT INTO users (id, username, email, full_name, password_hash, role, \
+                 created_at, updated_at) VALUES (?1, ?1, ?1 || '@x.test', 'Name ' || ?1, 'h', ?2, 0, 0)",
+                params![id, role],
+            )
+            .unwrap();
+            if let Some(o) = org {
+                set_member(&db, id, o, Access::Approved, 0).unwrap();
+            }
+        }
+        Self {
+            db,
+            clock: FixedClock::at(1_795_262_400),
+        }
+    }
+
+    pub fn env(&self) -> Env<'_> {
+        Env {
+            sql: &self.db,
+            clock: &self.clock,
+            rng: &OsRandom,
+            portal_name: "EdgeDesk Service Desk".into(),
+            base_url: "http://127.0.0.1:3000".into(),
+            prefix: "SD".into(),
+            links: std::cell::OnceCell::new(),
+            load_links: Box::new(|| Ok(LinkKeys::new(b"test link key", None))),
+        }
+    }
+
+    /// Mail queued so far: (kind, to, subject).
+    pub fn mails(&self) -> Vec<(String, String, String)> {
+        self.db
+            .execute(
+                "SELECT kind, to_addr, subject FROM outbox ORDER BY rowid",
+                &[],
+            )
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| (r.text(0).unwrap(), r.text(1).unwrap(), r.text(2).unwrap()))
+            .collect()
+    }
+}

@@ -1,0 +1,315 @@
+//! Requests: raising one, reading one as a given viewer, and who may see it.
+//!
+//! Who sees a request: operators; its reporter; its participants; and, when it
+//! is shared, the approved members of its organization. Anyone else gets 404
+//! everywhere (pages, lists, comments, ratings, mute, share), so keys cannot be
+//! probed.
+
+use edgedesk_core::access::Viewer;
+use edgedesk_core::clock::rfc3339;
+use edgedesk_core::db::Row;
+use edgedesk_core::token::new_id;
+use edgedesk_core::{ApiError, Sql, params, validate};
+use serde_json::{Value as Json, json};
+
+use crate::env::Env;
+use crate::{search, types};
+
+pub const SUMMARY_MAX: usize = 255;
+pub const DESCRIPTION_MAX: usize = 32_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub id: String,
+    pub number: i64,
+    pub request_type_id: String,
+    pub summary: String,
+    pub description: String,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub visibility: String,
+    pub customer_id: String,
+    pub raised_by: String,
+    pub organization_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_activity_at: i64,
+    pub waiting_since: Option<i64>,
+}
+
+pub const COLS: &str = "t.id, t.number, t.request_type_id, t.summary, t.description, t.status, \
+     t.resolution, t.visibility, t.customer_id, t.raised_by, t.organization_id, t.assignee_id, \
+     t.created_at, t.updated_at, t.last_activity_at, t.waiting_since";
+
+pub fn from_row(r: &Row) -> Result<Ticket, ApiError> {
+    Ok(Ticket {
+        id: r.text(0)?,
+        number: r.i64(1)?,
+        request_type_id: r.text(2)?,
+        summary: r.text(3)?,
+        description: r.text(4)?,
+        status: r.text(5)?,
+        resolution: r.opt_text(6)?,
+        visibility: r.text(7)?,
+        customer_id: r.text(8)?,
+        raised_by: r.text(9)?,
+        organization_id: r.opt_text(10)?,
+        assignee_id: r.opt_text(11)?,
+        created_at: r.i64(12)?,
+        updated_at: r.i64(13)?,
+        last_activity_at: r.i64(14)?,
+        waiting_since: r.opt_i64(15)?,
+    })
+}
+
+pub fn by_number(sql: &dyn Sql, number: i64) -> Result<Option<Ticket>, ApiError> {
+    let rows = sql.execute(
+        &format!("SELECT {COLS} FROM tickets t WHERE t.number = ?"),
+        params![number],
+    )?;
+    rows.first().map(from_row).transpose()
+}
+
+pub fn is_participant(sql: &dyn Sql, ticket_id: &str, user_id: &str) -> Result<bool, ApiError> {
+    let rows = sql.execute(
+        "SELECT 1 FROM ticket_participants WHERE ticket_id = ? AND user_id = ?",
+        params![ticket_id, user_id],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// True when `viewer` may see `t`.
+pub fn can_see(sql: &dyn Sql, viewer: &Viewer, t: &Ticket) -> Result<bool, ApiError> {
+    match viewer {
+        Viewer::Operator { .. } => Ok(true),
+        Viewer::Customer {
+            user_id,
+            organization_id,
+        } => Ok(t.customer_id == *user_id
+            || (t.visibility == "organization"
+                && t.organization_id.as_deref() == Some(organization_id.as_str()))
+            || is_participant(sql, &t.id, user_id)?),
+    }
+}
+
+/// The request behind `key` if the viewer may see it; 404 otherwise (also for
+/// keys that are not this desk's).
+pub fn visible(env: &Env<'_>, viewer: &Viewer, key: &str) -> Result<Ticket, ApiError> {
+    let number = env.parse_key(key).ok_or(ApiError::NotFound)?;
+    let t = by_number(env.sql, number)?.ok_or(ApiError::NotFound)?;
+    if can_see(env.sql, viewer, &t)? {
+        Ok(t)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// What a new request says.
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    pub request_type: &'a str,
+    pub summary: &'a str,
+    pub description: &'a str,
+    pub visibility: &'a str,
+    /// Who it is for.
+    pub customer_id: &'a str,
+    /// Their organization (shared requests are visible to its members).
+    pub organization_id: Option<&'a str>,
+    pub raised_by: &'a str,
+}
+
+pub fn check_visibility(v: &str) -> Result<&'static str, ApiError> {
+    match v {
+        "private" => Ok("private"),
+        "organization" => Ok("organization"),
+        _ => Err(ApiError::invalid(
+            "visibility",
+            "invalid_visibility",
+            "Use private or organization.",
+        )),
+    }
+}
+
+pub fn clean_summary(s: &str) -> Result<String, ApiError> {
+    validate::line("summary", s, 1, SUMMARY_MAX)
+}
+
+pub fn clean_description(s: &str) -> Result<String, ApiError> {
+    validate::text("description", s, 0, DESCRIPTION_MAX)
+}
+
+const NEXT_NUMBER: &str =
+    "UPDATE ticket_sequence SET last = last + 1 WHERE name = 'tickets' RETURNING last";
+const INSERT: &str = "INSERT INTO tickets (id, number, request_type_id, summary, description, \
+     status, visibility, customer_id, raised_by, organization_id, created_at, updated_at, \
+     last_activity_at, waiting_since) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9, ?10, ?10, ?10, ?10)";
+
+/// Inserts a request inside the caller's transaction: the number comes from one
+/// UPDATE … RETURNING on the sequence row, so concurrent creations get
+/// consecutive numbers with no gap (a rolled-back creation gives its number back).
+pub fn insert(env: &Env<'_>, n: &NewTicket<'_>) -> Result<Ticket, ApiError> {
+    let t = types::for_new_request(env.sql, n.request_type)?;
+    let summary = clean_summary(n.summary)?;
+    let description = clean_description(n.description)?;
+    let visibility = check_visibility(n.visibility)?;
+    if visibility == "organization" && n.organization_id.is_none() {
+        return Err(ApiError::invalid(
+            "visibility",
+            "no_organization",
+            "There is no organization to share this request with.",
+        ));
+    }
+    let sql = env.sql;
+    let number = sql
+        .execute(NEXT_NUMBER, &[])?
+        .first()
+        .ok_or_else(|| ApiError::internal("ticket sequence row missing"))?
+        .i64(0)?;
+    let id = new_id(env.rng);
+    let now = env.now();
+    sql.execute(
+        INSERT,
+        params![
+            id.as_str(),
+            number,
+            t.id.as_str(),
+            summary.as_str(),
+            description.as_str(),
+            visibility,
+            n.customer_id,
+            n.raised_by,
+            n.organization_id,
+            now
+        ],
+    )?;
+    add_participant(sql, &id, n.customer_id, now)?;
+    search::index_ticket(sql, &id, number, &env.key(number), &summary, &description)?;
+    by_number(sql, number)?.ok_or_else(|| ApiError::internal("ticket vanished"))
+}
+
+pub fn add_participant(
+    sql: &dyn Sql,
+    ticket_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    sql.execute(
+        "INSERT INTO ticket_participants (ticket_id, user_id, muted, added_at) VALUES (?, ?, 0, ?) \
+         ON CONFLICT DO NOTHING",
+        params![ticket_id, user_id, now],
+    )?;
+    Ok(())
+}
+
+/// Someone as pages show them.
+pub fn person(sql: &dyn Sql, user_id: &str) -> Result<Json, ApiError> {
+    let rows = sql.execute(
+        "SELECT id, username, full_name, role FROM users WHERE id = ?",
+        params![user_id],
+    )?;
+    Ok(match rows.first() {
+        Some(r) => json!({
+            "id": r.text(0)?,
+            "username": r.text(1)?,
+            "full_name": r.text(2)?,
+            "operator": r.text(3)? != "customer",
+        }),
+        None => json!({ "id": user_id, "full_name": "(removed)", "operator": false }),
+    })
+}
+
+fn org_json(sql: &dyn Sql, id: Option<&str>) -> Result<Json, ApiError> {
+    let Some(id) = id else {
+        return Ok(Json::Null);
+    };
+    let rows = sql.execute("SELECT name FROM organizations WHERE id = ?", params![id])?;
+    Ok(match rows.first() {
+        Some(r) => json!({ "id": id, "name": r.text(0)? }),
+        None => Json::Null,
+    })
+}
+
+/// The fields every view of a request has (list rows and the page alike).
+pub fn summary_json(env: &Env<'_>, t: &Ticket) -> Result<Json, ApiError> {
+    let sql = env.sql;
+    let rt = types::find(sql, &t.request_type_id)?;
+    Ok(json!({
+        "id": t.id,
+        "key": env.key(t.number),
+        "summary": t.summary,
+        "status": t.status,
+        "resolution": t.resolution,
+        "visibility": t.visibility,
+        "request_type": rt.map(|r| json!({ "id": r.id, "key": r.key, "name": r.name })),
+        "reporter": person(sql, &t.customer_id)?,
+        "organization": org_json(sql, t.organization_id.as_deref())?,
+        "assignee": match &t.assignee_id { Some(a) => person(sql, a)?, None => Json::Null },
+        "created_at": rfc3339(t.created_at),
+        "updated_at": rfc3339(t.updated_at),
+        "last_activity_at": rfc3339(t.last_activity_at),
+        "waiting_since": t.waiting_since.map(rfc3339),
+    }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::World;
+
+    #[test]
+    fn keys_parse_only_for_this_desk() {
+        let w = World::new();
+        let env = w.env();
+        assert_eq!(env.parse_key("SD-12"), Some(12));
+        assert_eq!(env.parse_key(" sd-7 "), Some(7));
+        for k in [
+            "XX-1",
+            "SD-",
+            "SD-0",
+            "SD-1a",
+            "SD--1",
+            "SD-+1",
+            "12",
+            "SD-99999999999999",
+        ] {
+            assert_eq!(env.parse_key(k), None, "{k}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_consecutive_and_bad_input_stores_nothing() {
+        let w = World::new();
+        let env = w.env();
+        let ok = NewTicket {
+            request_type: "technical-support",
+            summary: "Site down",
+            description: "It is down.\nSince 9:00.",
+            visibility: "private",
+            customer_id: "ann",
+            organization_id: Some("o1"),
+            raised_by: "ann",
+        };
+        assert_eq!(insert(&env, &ok).unwrap().number, 1);
+        let bad = NewTicket {
+            summary: &"x".repeat(256),
+            ..ok.clone()
+        };
+        let e = edgedesk_core::db::transaction(&w.db, || insert(&env, &bad)).unwrap_err();
+        assert_eq!(e.public_message(), "Use at most 255 characters.");
+        let t = insert(&env, &ok).unwrap();
+        assert_eq!(t.number, 2);
+        assert_eq!(t.description, "It is down.\nSince 9:00.");
+        let e = insert(
+            &env,
+            &NewTicket {
+                request_type: "nope",
+                ..ok.clone()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "unknown_request_type");
+    }
+}

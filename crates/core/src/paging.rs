@@ -1,0 +1,79 @@
+//! `page` (1-based) and `per_page` (default 25, max 100), as API.md's lists take
+//! them, and the list answer `{"items", "total", "page", "per_page"}`.
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Paging {
+    /// Reads the two query parameters; anything but a whole number in range is
+    /// a 400 naming the parameter.
+    pub fn from_query(page: Option<&str>, per_page: Option<&str>) -> Result<Paging, ApiError> {
+        let parse = |v: Option<&str>, field: &str, default: i64, max: i64| match v {
+            None | Some("") => Ok(default),
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::invalid(
+                    field,
+                    "invalid_paging",
+                    format!("Use a whole number from 1 to {max}."),
+                )),
+            },
+        };
+        Ok(Paging {
+            page: parse(page, "page", 1, 1_000_000)?,
+            per_page: parse(per_page, "per_page", 25, 100)?,
+        })
+    }
+
+    /// SQL `LIMIT` and `OFFSET`.
+    pub fn limit_offset(&self) -> (i64, i64) {
+        (self.per_page, (self.page - 1) * self.per_page)
+    }
+
+    /// The list answer.
+    pub fn list<T: Serialize>(&self, items: Vec<T>, total: i64) -> Page<T> {
+        Page {
+            items,
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let p = Paging::from_query(None, None).unwrap_or(Paging {
+            page: 0,
+            per_page: 0,
+        });
+        assert_eq!((p.page, p.per_page), (1, 25));
+        let p = Paging::from_query(Some("3"), Some("10")).unwrap_or(p);
+        assert_eq!(p.limit_offset(), (10, 20));
+        for (page, per) in [("0", "10"), ("1", "101"), ("x", "1"), ("1", "-1")] {
+            assert!(
+                Paging::from_query(Some(page), Some(per)).is_err(),
+                "{page} {per}"
+            );
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The desk's journeys end to end: company access and requests, through the
+//! real components on the host, with several people and captured mail.
+
+mod approvals;
+mod desk_perf;
+mod requests;
