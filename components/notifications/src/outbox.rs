@@ -89,31 +89,8 @@ pub fn mark_failed(
     Ok(())
 }
 
-pub struct Paging {
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl Paging {
-    /// `page` (1-based) and `per_page` (default 25, max 100) as in API.md.
-    pub fn from_query(page: Option<&str>, per_page: Option<&str>) -> Result<Paging, ApiError> {
-        let parse = |v: Option<&str>, field: &str, default: i64, max: i64| match v {
-            None | Some("") => Ok(default),
-            Some(s) => match s.parse::<i64>() {
-                Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::invalid(
-                    field,
-                    "invalid_paging",
-                    format!("Use a whole number from 1 to {max}."),
-                )),
-            },
-        };
-        Ok(Paging {
-            page: parse(page, "page", 1, 1_000_000)?,
-            per_page: parse(per_page, "per_page", 25, 100)?,
-        })
-    }
-}
+/// `page` and `per_page` as API.md's lists take them (shared with every list).
+pub use edgedesk_core::paging::Paging;
 
 #[derive(Debug, Serialize)]
 pub struct OutboxItem {
