@@ -70,25 +70,19 @@ fn approve_in_tx(env: &Env<'_>, decider: &str, id: &str) -> Result<AccessRequest
             env.rng,
             &mail::approved(env, &r.requester, &r.organization_name),
         )?;
-        for member in access::approved_members(sql, &r.organization_id)? {
-            if member == r.requester.id {
-                continue;
-            }
-            if let Some(to) = users::contact(sql, &member)? {
-                outbox::enqueue(
-                    sql,
-                    env.clock,
-                    env.rng,
-                    &mail::joined(
-                        env,
-                        &to,
-                        &r.requester.full_name,
-                        &r.organization_name,
-                        &decider_name,
-                    ),
-                )?;
-            }
-        }
+        outbox::enqueue_copies(
+            sql,
+            env.clock,
+            &mail::joined(
+                env,
+                &r.requester.full_name,
+                &r.organization_name,
+                &decider_name,
+            ),
+            "SELECT u.email AS addr FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.organization_id = ? AND m.access = 'approved' AND m.user_id <> ?",
+            params![r.organization_id.as_str(), r.requester.id.as_str()],
+        )?;
         Ok(decided)
     }
 }

@@ -91,14 +91,15 @@ pub fn approved(env: &Env<'_>, to: &Person, company: &str) -> Mail {
     )
 }
 
-/// To every other member: who joined, and who let them in.
-pub fn joined(env: &Env<'_>, to: &Contact, requester: &str, company: &str, by: &str) -> Mail {
+/// To every other member (one text for all, queued in one statement): who
+/// joined, and who let them in.
+pub fn joined(env: &Env<'_>, requester: &str, company: &str, by: &str) -> Mail {
     render(
         "access.member_joined",
-        &to.email,
+        "",
         format!("{requester} joined {company}"),
         &[
-            hello(&to.full_name),
+            Part::Text("Hello,".into()),
             Part::Text(format!(
                 "{requester} is now a member of {company} on {} (approved by {by}). Requests shared with {company} are visible to them.",
                 env.portal_name

@@ -59,6 +59,35 @@ pub fn enqueue(
     Ok(id)
 }
 
+/// Queues one copy of `mail` (its `to` is ignored) for every address that
+/// `recipients` (a SELECT whose one column, the address, is named `addr`) returns: one statement
+/// however many people are told, so a decision that tells a whole
+/// organization stays one short write. Returns how many were queued.
+pub fn enqueue_copies(
+    sql: &dyn Sql,
+    clock: &dyn Clock,
+    mail: &Mail,
+    recipients: &str,
+    recipient_params: &[crate::db::Value],
+) -> Result<usize, ApiError> {
+    let now = clock.now();
+    let statement = format!(
+        "INSERT INTO outbox (id, kind, to_addr, subject, text_body, html_body, state, attempts, \
+         created_at, next_attempt_at) SELECT lower(hex(randomblob(16))), ?, r.addr, ?, ?, ?, \
+         'pending', 0, ?, ? FROM ({recipients}) AS r RETURNING id"
+    );
+    let mut params: Vec<crate::db::Value> = vec![
+        mail.kind.into(),
+        mail.subject.as_str().into(),
+        mail.text.as_str().into(),
+        mail.html.as_str().into(),
+        now.into(),
+        now.into(),
+    ];
+    params.extend(recipient_params.iter().cloned());
+    Ok(sql.execute(&statement, &params)?.rows.len())
+}
+
 /// Escapes text for HTML mail bodies.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
