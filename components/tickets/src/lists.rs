@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::env::Env;
 use crate::search;
-use crate::tickets::{COLS, from_row, summary_json};
+use crate::tickets::{SUMMARY_COLS, SUMMARY_JOINS, summary_from_row};
 
 /// Filters shared by both lists.
 #[derive(Debug, Default, Clone)]
@@ -99,14 +99,17 @@ fn run(
     args.push(limit.into());
     args.push(offset.into());
     let rows = env.sql.execute(
-        &format!("SELECT {COLS} FROM tickets t {filter} ORDER BY {order} LIMIT ? OFFSET ?"),
+        &format!(
+            "SELECT {SUMMARY_COLS} FROM tickets t {SUMMARY_JOINS} {filter} \
+             ORDER BY {order} LIMIT ? OFFSET ?"
+        ),
         &args,
     )?;
     let items = rows
         .rows
         .iter()
-        .map(|r| summary_json(env, &from_row(r)?))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|r| Ok(summary_from_row(env, r)?.1))
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(paging.list(items, total))
 }
 
