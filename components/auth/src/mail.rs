@@ -1,54 +1,13 @@
 //! The account mails. Plain text plus HTML in which every value is escaped.
 
-use edgedesk_core::outbox::{Mail, html_escape};
+use edgedesk_core::mail::{Part, hello, render};
+use edgedesk_core::outbox::Mail;
 
 use crate::env::Config;
 
-enum Part {
-    Text(String),
-    Link(String, String),
-}
-
+/// Every account mail in the one layout of `edgedesk_core::mail`.
 fn build(kind: &'static str, to: &str, subject: String, parts: &[Part], cfg: &Config) -> Mail {
-    let mut text = String::new();
-    let mut html = String::from(
-        "<!doctype html><html><body style=\"font-family: system-ui, sans-serif; color: #172b4d\">",
-    );
-    for p in parts {
-        match p {
-            Part::Text(t) => {
-                text.push_str(t);
-                text.push_str("\n\n");
-                html.push_str(&format!("<p>{}</p>", html_escape(t)));
-            }
-            Part::Link(label, url) => {
-                text.push_str(&format!("{label}:\n{url}\n\n"));
-                html.push_str(&format!(
-                    "<p><a href=\"{}\">{}</a></p>",
-                    html_escape(url),
-                    html_escape(label)
-                ));
-            }
-        }
-    }
-    let sig = format!("— {}", cfg.portal_name);
-    text.push_str(&sig);
-    text.push('\n');
-    html.push_str(&format!(
-        "<p style=\"color: #5e6c84\">{}</p></body></html>",
-        html_escape(&sig)
-    ));
-    Mail {
-        kind,
-        to: to.to_owned(),
-        subject,
-        text,
-        html,
-    }
-}
-
-fn hello(name: &str) -> Part {
-    Part::Text(format!("Hello {name},"))
+    render(kind, to, subject, parts, &cfg.portal_name, None)
 }
 
 pub fn confirm(cfg: &Config, to: &str, name: &str, token: &str) -> Mail {
