@@ -130,6 +130,12 @@ async fn a_relay_failing_once_still_gets_the_confirmation_mail_from_the_same_kic
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(relay.attempts(), 2, "one 503, then the retry");
     assert_eq!(msgs[0].body["to"], json!(["ada@corp.example"]));
+    // The relay has the message before the component hears its answer and
+    // marks the row: give that write a moment.
+    wait_until("the row marked delivered", Duration::from_secs(5), || {
+        outbox(&app).is_ok_and(|rows| rows.iter().any(|r| r.1 == "delivered"))
+    })
+    .await?;
     let rows = outbox(&app)?;
     assert_eq!(rows.len(), 1, "no other mail was queued");
     assert_eq!(msgs[0].body["id"], json!(rows[0].0));
@@ -155,6 +161,14 @@ async fn a_longer_outage_is_retried_by_later_page_views_without_any_new_mail() -
         || relay.attempts() == 3,
     )
     .await?;
+    // The third answer reaches the component a moment after the relay counts it.
+    wait_until("the run's error recorded", Duration::from_secs(5), || {
+        outbox(&app).is_ok_and(|rows| {
+            rows.iter()
+                .any(|r| r.3.as_deref().is_some_and(|e| e.contains("3 tries")))
+        })
+    })
+    .await?;
     let rows = outbox(&app)?;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].3.as_deref(), Some("relay answered 503 (3 tries)"));
@@ -178,6 +192,10 @@ async fn a_longer_outage_is_retried_by_later_page_views_without_any_new_mail() -
         visitor.get("/api/session").await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    wait_until("the row marked delivered", Duration::from_secs(5), || {
+        outbox(&app).is_ok_and(|rows| rows.iter().any(|r| r.1 == "delivered"))
+    })
+    .await?;
     let rows = outbox(&app)?;
     assert_eq!(rows.len(), 1, "no other mail was queued");
     assert_eq!((rows[0].1.as_str(), rows[0].2), ("delivered", 2));
