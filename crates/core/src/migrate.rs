@@ -28,6 +28,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_requests",
         include_str!("../../../migrations/0005_requests.sql"),
     ),
+    (
+        "0006_console",
+        include_str!("../../../migrations/0006_console.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -113,7 +117,8 @@ mod tests {
                 "0002_accounts",
                 "0003_twofactor",
                 "0004_organizations",
-                "0005_requests"
+                "0005_requests",
+                "0006_console"
             ]
         );
     }
