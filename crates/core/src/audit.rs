@@ -4,7 +4,7 @@
 //!
 //! Every component appends with [`record`] *inside the transaction of the change
 //! it records*, so an entry exists exactly when the change does. The table
-//! refuses UPDATE and DELETE (triggers in migration 0006). The console reads it
+//! refuses UPDATE and DELETE (triggers in migration 0007). The console reads it
 //! through [`list`] (filters + `core::paging`) and [`csv`].
 //!
 //! Entries never hold secrets: no passwords, codes, tokens or typed login names

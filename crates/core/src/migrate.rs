@@ -29,8 +29,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0005_requests.sql"),
     ),
     (
-        "0006_console",
-        include_str!("../../../migrations/0006_console.sql"),
+        "0006_attachments",
+        include_str!("../../../migrations/0006_attachments.sql"),
+    ),
+    (
+        "0007_console",
+        include_str!("../../../migrations/0007_console.sql"),
     ),
 ];
 
@@ -118,7 +122,8 @@ mod tests {
                 "0003_twofactor",
                 "0004_organizations",
                 "0005_requests",
-                "0006_console"
+                "0006_attachments",
+                "0007_console"
             ]
         );
     }

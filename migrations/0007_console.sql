@@ -1,4 +1,4 @@
--- 0006 operator console: the audit log, account states the console changes,
+-- 0007 operator console: the audit log, account states the console changes,
 -- and the indexes behind the console's lists and reports.
 
 -- Append-only record of security-relevant actions. Unlike other tables it has
