@@ -4,6 +4,7 @@
 //! natively in unit tests (feature `native`) and inside wasm on Spin alike.
 
 pub mod access;
+pub mod attachments;
 pub mod audit;
 pub mod clock;
 pub mod db;

@@ -26,6 +26,25 @@ pub struct Req {
 impl Req {
     /// Reads method, path, headers and at most `limit` body bytes.
     pub async fn read(incoming: IncomingRequest, limit: usize) -> Result<Req, ApiError> {
+        let mut req = Req::head(&incoming);
+        if !matches!(req.method.as_str(), "GET" | "HEAD") {
+            let mut stream = Box::pin(incoming.into_body_stream());
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::bad_request("bad_body", "The request body could not be read.")
+                })?;
+                if req.body.len() + chunk.len() > limit {
+                    return Err(ApiError::TooLarge { limit });
+                }
+                req.body.extend_from_slice(&chunk);
+            }
+        }
+        Ok(req)
+    }
+
+    /// Method, path and headers, with an empty body: for handlers that stream
+    /// the body themselves (`IncomingRequest::into_body_stream`).
+    pub fn head(incoming: &IncomingRequest) -> Req {
         let method = incoming.method().to_string();
         let pq = incoming.path_with_query().unwrap_or_else(|| "/".into());
         let (path, query) = match pq.split_once('?') {
@@ -38,26 +57,13 @@ impl Req {
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
-        let mut body = Vec::new();
-        if !matches!(method.as_str(), "GET" | "HEAD") {
-            let mut stream = Box::pin(incoming.into_body_stream());
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::bad_request("bad_body", "The request body could not be read.")
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::TooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
-        Ok(Req {
+        Req {
             method,
             path,
             query,
             headers,
-            body,
-        })
+            body: Vec::new(),
+        }
     }
 
     /// A request built in memory (tests).

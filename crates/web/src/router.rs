@@ -114,10 +114,15 @@ pub async fn serve_with_limit(
         Err(e) => return send(Resp::error(&e).secured(), out).await,
     };
     send(answer(&ctx, routes), out).await;
-    // After the answer: the handler's mail, or the due-check.
-    let kick = kick_after_answer(&ctx);
+    after_answer(&ctx).await;
+}
+
+/// After the answer went out: the handler's mail, or the due-check (for
+/// components that answer on their own, e.g. streamed bodies).
+pub async fn after_answer(ctx: &Ctx) {
+    let kick = kick_after_answer(ctx);
     if kick != Kick::No {
-        kick_delivery(&ctx, kick).await;
+        kick_delivery(ctx, kick).await;
     }
 }
 
@@ -172,7 +177,13 @@ pub async fn send(resp: Resp, out: ResponseOutparam) {
 /// The answer to a request read into `ctx`: route, CSRF rule, handler, the
 /// contract's error body, security headers and session cookies.
 pub fn answer(ctx: &Ctx, routes: &[Route]) -> Resp {
-    let resp = match handle(ctx, routes) {
+    respond(ctx, handle(ctx, routes))
+}
+
+/// A handler's result as the answer: the contract's error body (an internal
+/// cause goes to the log only), security headers and session cookies.
+pub fn respond(ctx: &Ctx, result: Result<Resp, ApiError>) -> Resp {
+    let resp = match result {
         Ok(r) => r,
         Err(e) => {
             if let ApiError::Internal(cause) = &e {
