@@ -15,6 +15,7 @@ mod env;
 mod invite;
 mod login;
 mod mail;
+mod people;
 mod policy;
 mod profile;
 mod recovery;

@@ -28,9 +28,12 @@ use edgedesk_core::token::sha256_hex;
 use edgedesk_core::{ApiError, Sql, outbox, params, password, second_factor, users, validate};
 use serde::Deserialize;
 
+use edgedesk_core::audit::{self, Actor, Target};
+
 use crate::accounts::{self, User};
 use crate::env::Env;
 use crate::mail;
+use crate::people;
 
 pub const WINDOW_S: i64 = 15 * 60;
 pub const DELAY_AFTER: i64 = 5;
@@ -219,16 +222,47 @@ pub fn login(
         }
     };
 
+    // The audit log names the account, never what was typed: an unknown
+    // name may be a password typed in the wrong field.
+    let audit_target = match &user {
+        Some(u) => (format!("user:{}", u.id), u.username.clone()),
+        None => ("user:unknown".to_owned(), String::new()),
+    };
     let Some(user) = user.filter(|_| ok) else {
         let locked_until = transaction(sql, || {
             sql.execute(PURGE, params![now - 24 * 3600, now])?;
             fail(sql, &ip_key, now)?;
             let failures = fail(sql, &acct_key, now)?;
+            let target = Target {
+                id: &audit_target.0,
+                label: &audit_target.1,
+            };
+            audit::record(
+                sql,
+                now,
+                Actor::ANONYMOUS,
+                "auth.login_failed",
+                target,
+                &format!("failure {failures} in the window"),
+                client_ip,
+            )?;
             if failures < LOCK_AFTER {
                 return Ok(None);
             }
             let until = now + LOCK_S;
             sql.execute(LOCK, params![acct_key.as_str(), until, now])?;
+            audit::record(
+                sql,
+                now,
+                Actor::ANONYMOUS,
+                "auth.account_locked",
+                target,
+                &format!(
+                    "{LOCK_AFTER} wrong passwords: locked for {} minutes",
+                    LOCK_S / 60
+                ),
+                client_ip,
+            )?;
             if let Some(u) = accounts::by_login(sql, &login)? {
                 users::lock_until(sql, &u.id, until)?;
                 let m = mail::locked(env.cfg, &u.email, &u.full_name, LOCK_S / 60);
@@ -257,6 +291,11 @@ pub fn login(
         if user.email_confirmed_at.is_none() {
             return Ok(None);
         }
+        // Told only after a correct password, like `email_not_confirmed`.
+        if people::is_deactivated(sql, &user.id)? {
+            return Err(people::deactivated_error());
+        }
+        people::touch_login(sql, &user.id, now)?;
         // `admin_emails` may have changed since confirmation.
         accounts::promote_if_listed(sql, env.cfg, &user, now)?;
         let (stage, methods) =

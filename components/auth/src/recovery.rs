@@ -115,6 +115,10 @@ pub fn prepare_reset(env: &Env<'_>, input: &ResetInput) -> Result<PreparedReset,
     let user_id = tokens::peek(env.sql, env.clock, token, Purpose::Reset)?
         .ok_or_else(tokens::invalid_token)?;
     let user = accounts::by_id(env.sql, &user_id)?.ok_or_else(tokens::invalid_token)?;
+    // A reset link must not bring a deactivated account back.
+    if crate::people::is_deactivated(env.sql, &user.id)? {
+        return Err(crate::people::deactivated_error());
+    }
     policy::check(
         "new_password",
         &input.new_password,

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::env::{Config, Env};
-use crate::{login, policy, profile, recovery, signup, terms};
+use crate::{login, people, policy, profile, recovery, signup, terms};
+use edgedesk_core::users::Role;
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/api/auth/password-policy", password_policy),
@@ -28,7 +29,206 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/terms", terms_get),
     route("POST", "/api/terms/accept", terms_accept),
     route("POST", "/api/admin/users", admin_invite),
+    route("GET", "/api/admin/users", admin_people),
+    route("GET", "/api/admin/users/{id}", admin_person),
+    route("POST", "/api/admin/users/{id}/unlock", admin_unlock),
+    route(
+        "POST",
+        "/api/admin/users/{id}/end-sessions",
+        admin_end_sessions,
+    ),
+    route("POST", "/api/admin/users/{id}/role", admin_role),
+    route("POST", "/api/admin/users/{id}/deactivate", admin_deactivate),
+    route("POST", "/api/admin/users/{id}/reactivate", admin_reactivate),
+    route("GET", "/api/admin/audit", admin_audit),
+    route("GET", "/api/admin/settings", admin_settings),
 ];
+
+// ------------------------------------------------------------ console: people
+
+/// The signed-in operator (customers get 404) and what the audit log names.
+fn operator(ctx: &Ctx) -> Result<(String, String, Role), ApiError> {
+    let (s, role) = ctx.require_operator()?;
+    let username = edgedesk_core::audit::user_label(ctx.sql()?, &s.user_id)?;
+    Ok((s.user_id.clone(), username, role))
+}
+
+fn admin_people(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    let page = people::search(
+        ctx.sql()?,
+        &ctx.req.query_param("q").unwrap_or_default(),
+        &ctx.req.query_param("role").unwrap_or_default(),
+        &ctx.paging()?,
+        ctx.now(),
+    )?;
+    Ok(Resp::json(200, &page))
+}
+
+fn admin_person(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    Ok(Resp::json(
+        200,
+        &people::detail(ctx.sql()?, p.get("id"), ctx.now())?,
+    ))
+}
+
+/// Runs one account action as the signed-in operator, then answers with the
+/// person's page.
+fn act(
+    ctx: &Ctx,
+    p: &Params,
+    f: impl FnOnce(&dyn edgedesk_core::Sql, &people::Operator<'_>, &str, i64) -> Result<(), ApiError>,
+) -> Result<Resp, ApiError> {
+    let (id, username, role) = operator(ctx)?;
+    let address = ctx.req.client_ip();
+    let op = people::Operator {
+        id: &id,
+        username: &username,
+        role,
+        address: &address,
+    };
+    let sql = ctx.sql()?;
+    f(sql, &op, p.get("id"), ctx.now())?;
+    Ok(Resp::json(
+        200,
+        &people::detail(sql, p.get("id"), ctx.now())?,
+    ))
+}
+
+fn admin_unlock(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    act(ctx, p, people::unlock)
+}
+
+fn admin_end_sessions(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    act(ctx, p, |sql, op, id, now| {
+        people::end_sessions(sql, op, id, now).map(|_| ())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleInput {
+    role: String,
+}
+
+fn admin_role(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    // Role first: operators learn `admins_only` before any body parsing.
+    if ctx.require_operator()?.1 != Role::Admin {
+        return Err(ApiError::forbidden(
+            "admins_only",
+            "Only administrators may change roles.",
+        ));
+    }
+    let input: RoleInput = ctx.req.json()?;
+    act(ctx, p, |sql, op, id, now| {
+        people::set_role(sql, op, id, &input.role, now)
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReasonInput {
+    #[serde(default)]
+    reason: String,
+}
+
+fn admin_deactivate(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    let input: ReasonInput = if ctx.req.body.is_empty() {
+        ReasonInput::default()
+    } else {
+        ctx.req.json()?
+    };
+    act(ctx, p, |sql, op, id, now| {
+        people::deactivate(sql, op, id, &input.reason, now)
+    })
+}
+
+fn admin_reactivate(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    act(ctx, p, people::reactivate)
+}
+
+/// The audit log, newest first; `format=csv` answers the whole filtered log
+/// (up to `core::audit::CSV_MAX_ROWS`) as a CSV download instead of a page.
+fn admin_audit(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    let q = |n: &str| ctx.req.query_param(n);
+    let filter =
+        people::audit_filter(q("action"), q("actor"), q("target"), q("since"), q("until"))?;
+    match q("format").as_deref() {
+        None | Some("") | Some("json") => Ok(Resp::json(
+            200,
+            &edgedesk_core::audit::list(ctx.sql()?, &filter, &ctx.paging()?)?,
+        )),
+        Some("csv") => {
+            let text = edgedesk_core::audit::csv(ctx.sql()?, &filter)?;
+            Ok(Resp::new(200)
+                .header("content-type", "text/csv; charset=utf-8")
+                .header("content-disposition", "attachment; filename=\"audit.csv\"")
+                .with_body(text.into_bytes()))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "format",
+            "invalid_format",
+            "Use json or csv.",
+        )),
+    }
+}
+
+/// The portal's settings, read-only, with where each is changed. Only
+/// variables that are not secret are listed, and they are the only ones this
+/// component's spin.toml section gives it besides the link keys.
+fn admin_settings(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    let hours = edgedesk_core::hours::WorkingHours::from_var(
+        &ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT),
+    );
+    let item = |name: &str, value: String, meaning: &str| {
+        json!({
+            "name": name,
+            "value": value,
+            "meaning": meaning,
+            "change": format!(
+                "spin.toml [variables] {name}, or the environment variable SPIN_VARIABLE_{} (then restart the app)",
+                name.to_ascii_uppercase()
+            ),
+        })
+    };
+    let items = vec![
+        item(
+            "portal_name",
+            ctx.var_or("portal_name", "EdgeDesk Service Desk"),
+            "Shown on pages and in mail.",
+        ),
+        item(
+            "public_base_url",
+            ctx.base_url(),
+            "Used to build links in mail.",
+        ),
+        item(
+            "ticket_key_prefix",
+            ctx.var_or("ticket_key_prefix", "SD"),
+            "Reference keys: PREFIX-1, PREFIX-2, …",
+        ),
+        item(
+            "signup_mode",
+            ctx.var_or("signup_mode", "open"),
+            "open: anyone may sign up; invite: administrators create accounts.",
+        ),
+        item(
+            "working_hours",
+            ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT),
+            &format!("The desk's hours: {}.", hours.describe()),
+        ),
+        item(
+            "mail_transport",
+            ctx.var_or("mail_transport", "log"),
+            "log: mail goes to the host's log; http: delivered to the relay.",
+        ),
+    ];
+    Ok(Resp::json(200, &json!({ "items": items })))
+}
 
 /// An administrator creates a customer account (invite sign-up mode, or any
 /// time): the person is mailed a link to choose their password.

@@ -20,7 +20,6 @@ mod transport;
 
 use edgedesk_core::ApiError;
 use edgedesk_core::token::{ct_eq, sha256_hex};
-use edgedesk_core::users;
 use edgedesk_web::request::JSON_LIMIT;
 use edgedesk_web::router::{Kick, answer, kick_after_answer, route, send};
 use edgedesk_web::{Ctx, Params, Req, Resp, Route};
@@ -30,6 +29,7 @@ use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 pub const ROUTES: &[Route] = &[
     route("POST", "/api/notifications/deliver", deliver_placeholder),
     route("GET", "/api/admin/outbox", admin_outbox),
+    route("POST", "/api/admin/outbox/{id}/retry", admin_outbox_retry),
     route("GET", "/api/notifications/preferences", preferences_get),
     route("PATCH", "/api/notifications/preferences", preferences_patch),
     route("GET", "/api/notifications/unsubscribe", unsubscribe_show),
@@ -169,14 +169,8 @@ fn scheduler_may_deliver(configured: &str, sent: Option<&str>) -> bool {
 }
 
 fn admin_outbox(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
-    let s = ctx.require_full()?;
-    let role = users::role(ctx.sql()?, &s.user_id)?;
-    if !role.is_some_and(|r| r.is_operator()) {
-        return Err(ApiError::forbidden(
-            "operators_only",
-            "Only operators may see the outbox.",
-        ));
-    }
+    // Customers get 404, like every /api/admin route.
+    ctx.require_operator()?;
     let page = outbox::Paging::from_query(
         ctx.req.query_param("page").as_deref(),
         ctx.req.query_param("per_page").as_deref(),
@@ -188,6 +182,18 @@ fn admin_outbox(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         ctx.now(),
     )?;
     Ok(Resp::json(200, &list))
+}
+
+/// An operator sends a pending or given-up message again now: it goes out
+/// with the delivery kicked after this answer. Audited in the same transaction.
+fn admin_outbox_retry(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (s, _) = ctx.require_operator()?;
+    let sql = ctx.sql()?;
+    let label = edgedesk_core::audit::user_label(sql, &s.user_id)?;
+    let actor = edgedesk_core::audit::Actor::user(&s.user_id, &label);
+    let item = outbox::retry(sql, p.get("id"), actor, &ctx.req.client_ip(), ctx.now())?;
+    ctx.kick_mail();
+    Ok(Resp::json(200, &item))
 }
 
 #[cfg(test)]

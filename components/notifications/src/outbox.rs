@@ -126,6 +126,60 @@ const LIST: &str = "SELECT id, kind, to_addr, subject, state, attempts, created_
      ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3";
 const COUNT: &str = "SELECT count(*) FROM outbox WHERE (?1 IS NULL OR state = ?1)";
 
+const ONE: &str = "SELECT id, kind, to_addr, subject, state, attempts, created_at, next_attempt_at, \
+     delivered_at, last_error, lease_until FROM outbox WHERE id = ?1";
+
+// Only a waiting or given-up message; its tries start again from zero (the
+// audit entry keeps how many were made).
+const RETRY_NOW: &str = "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, attempts = 0, \
+     lease_until = NULL WHERE id = ?1 AND state IN ('pending', 'failed') RETURNING attempts";
+
+/// Schedules a pending or failed message for now. `404` for an unknown id,
+/// `409 already_delivered` / `409 being_sent` otherwise.
+pub fn retry(
+    sql: &dyn Sql,
+    id: &str,
+    actor: edgedesk_core::audit::Actor<'_>,
+    address: &str,
+    now: i64,
+) -> Result<OutboxItem, ApiError> {
+    edgedesk_core::db::transaction(sql, || {
+        let rows = sql.execute(ONE, params![id])?;
+        let before = rows.first().ok_or(ApiError::NotFound)?;
+        let item = item(before, now)?;
+        match item.state.as_str() {
+            "delivered" => {
+                return Err(ApiError::conflict(
+                    "already_delivered",
+                    "This message was delivered already.",
+                ));
+            }
+            "sending" => {
+                return Err(ApiError::conflict(
+                    "being_sent",
+                    "This message is being sent right now.",
+                ));
+            }
+            _ => {}
+        }
+        sql.execute(RETRY_NOW, params![id, now])?;
+        edgedesk_core::audit::record(
+            sql,
+            now,
+            actor,
+            "outbox.retry",
+            edgedesk_core::audit::Target {
+                id: &format!("outbox:{id}"),
+                label: &item.subject,
+            },
+            &format!("{} after {} attempts", item.state, item.attempts),
+            address,
+        )?;
+        let rows = sql.execute(ONE, params![id])?;
+        self::item(rows.first().ok_or(ApiError::NotFound)?, now)
+    })
+}
+
 /// When a message in `state` will next be tried (see [`OutboxItem::next_try_at`]);
 /// a due message is shown as due now rather than at a time already past.
 pub fn next_try_at(
@@ -221,6 +275,37 @@ mod tests {
             html: "<p>secret link</p>".into(),
         };
         enqueue(db, clock, &OsRandom, &mail).unwrap()
+    }
+
+    #[test]
+    fn a_given_up_message_is_retried_now_and_audited_but_a_delivered_one_is_not() {
+        let (db, clock) = setup();
+        let id = queue(&db, &clock, "a@example.com");
+        for _ in 0..MAX_ATTEMPTS {
+            let m = claim_next(&db, clock.now() + MAX_BACKOFF_S * 10)
+                .unwrap()
+                .unwrap();
+            mark_failed(&db, &m, "relay said 500", clock.now(), 30).unwrap();
+        }
+        let actor = edgedesk_core::audit::Actor::user("u-op", "opal");
+        let it = retry(&db, &id, actor, "10.0.0.7", clock.now()).unwrap();
+        assert_eq!((it.state.as_str(), it.attempts), ("pending", 0));
+        assert!(claim_next(&db, clock.now()).unwrap().is_some());
+        mark_delivered(&db, &id, clock.now()).unwrap();
+        let e = retry(&db, &id, actor, "10.0.0.7", clock.now()).unwrap_err();
+        assert_eq!(e.code(), "already_delivered");
+        assert_eq!(retry(&db, "nope", actor, "", 0).unwrap_err().status(), 404);
+        let rows = db
+            .execute("SELECT action, detail, address FROM audit_log", &[])
+            .unwrap();
+        assert_eq!(rows.rows.len(), 1);
+        let r = rows.first().unwrap();
+        assert_eq!(r.text(0).unwrap(), "outbox.retry");
+        assert_eq!(
+            r.text(1).unwrap(),
+            format!("failed after {MAX_ATTEMPTS} attempts")
+        );
+        assert_eq!(r.text(2).unwrap(), "10.0.0.7");
     }
 
     #[test]

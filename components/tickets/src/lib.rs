@@ -18,6 +18,7 @@ mod env;
 mod flows;
 mod lists;
 mod notify;
+mod reports;
 pub mod routes;
 mod search;
 mod tickets;

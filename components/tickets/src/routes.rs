@@ -43,7 +43,31 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/admin/request-types", admin_types),
     route("POST", "/api/admin/request-types", admin_type_create),
     route("PATCH", "/api/admin/request-types/{id}", admin_type_update),
+    route("GET", "/api/admin/reports", admin_reports),
 ];
+
+/// Operators' reports (`crate::reports`); `format=csv` downloads the same
+/// numbers as CSV.
+fn admin_reports(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    ctx.require_operator()?;
+    let weeks = crate::reports::parse_weeks(ctx.req.query_param("weeks").as_deref())?;
+    let hours = edgedesk_core::hours::WorkingHours::from_var(
+        &ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT),
+    );
+    let report = crate::reports::build(ctx.sql()?, &hours, weeks, ctx.now())?;
+    match ctx.req.query_param("format").as_deref() {
+        None | Some("") | Some("json") => Ok(Resp::json(200, &report)),
+        Some("csv") => Ok(Resp::new(200)
+            .header("content-type", "text/csv; charset=utf-8")
+            .header("content-disposition", "attachment; filename=\"report.csv\"")
+            .with_body(crate::reports::csv(&report).into_bytes())),
+        Some(_) => Err(ApiError::invalid(
+            "format",
+            "invalid_format",
+            "Use json or csv.",
+        )),
+    }
+}
 
 fn env(ctx: &Ctx) -> Result<Env<'_>, ApiError> {
     Ok(Env {
@@ -448,16 +472,54 @@ fn admin_types(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     ))
 }
 
+/// Topic edits are admin edits: each is audited in its own transaction.
+fn audited_type_change(
+    ctx: &Ctx,
+    action: &str,
+    change: impl FnOnce(&dyn edgedesk_core::Sql) -> Result<types::RequestType, ApiError>,
+) -> Result<types::RequestType, ApiError> {
+    let s = ctx.require_admin()?;
+    let sql = ctx.sql()?;
+    let label = edgedesk_core::audit::user_label(sql, &s.user_id)?;
+    edgedesk_core::db::transaction(sql, || {
+        let t = change(sql)?;
+        let detail = format!(
+            "key {}, name {}, position {}{}",
+            t.key,
+            t.name,
+            t.position,
+            if t.hidden { ", hidden" } else { "" }
+        );
+        edgedesk_core::audit::record(
+            sql,
+            ctx.now(),
+            edgedesk_core::audit::Actor::user(&s.user_id, &label),
+            action,
+            edgedesk_core::audit::Target {
+                id: &format!("request_type:{}", t.id),
+                label: &t.name,
+            },
+            &detail,
+            &ctx.req.client_ip(),
+        )?;
+        Ok(t)
+    })
+}
+
 fn admin_type_create(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     ctx.require_admin()?;
     let input: TypeInput = ctx.req.json()?;
-    let t = types::create(ctx.sql()?, ctx.rng(), &input, ctx.now())?;
+    let t = audited_type_change(ctx, "topic.create", |sql| {
+        types::create(sql, ctx.rng(), &input, ctx.now())
+    })?;
     Ok(Resp::json(201, &t))
 }
 
 fn admin_type_update(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     ctx.require_admin()?;
     let input: TypeInput = ctx.req.json()?;
-    let t = types::update(ctx.sql()?, p.get("id"), &input, ctx.now())?;
+    let t = audited_type_change(ctx, "topic.update", |sql| {
+        types::update(sql, p.get("id"), &input, ctx.now())
+    })?;
     Ok(Resp::json(200, &t))
 }

@@ -124,6 +124,30 @@ pub fn not_configured() -> ApiError {
     )
 }
 
+/// Every second-factor record of a user (methods, secrets, pending setups,
+/// challenges, trusted devices): an operator's "reset the second factor". The
+/// user sets one up again at their next sign-in. Returns the methods removed.
+/// Call inside the transaction that audits it.
+pub fn reset_all(sql: &dyn Sql, user_id: &str) -> Result<Vec<String>, ApiError> {
+    let removed = list(sql, user_id)?
+        .into_iter()
+        .map(|m| m.kind.as_str().to_owned())
+        .collect();
+    for stmt in [
+        "DELETE FROM twofactor_methods WHERE user_id = ?1",
+        "DELETE FROM twofactor_totp WHERE user_id = ?1",
+        "DELETE FROM twofactor_email_codes WHERE user_id = ?1",
+        "DELETE FROM twofactor_questions WHERE user_id = ?1",
+        "DELETE FROM twofactor_backup_codes WHERE user_id = ?1",
+        "DELETE FROM twofactor_webauthn WHERE user_id = ?1",
+        "DELETE FROM twofactor_challenges WHERE user_id = ?1",
+        "DELETE FROM twofactor_devices WHERE user_id = ?1",
+    ] {
+        sql.execute(stmt, params![user_id])?;
+    }
+    Ok(removed)
+}
+
 /// Per-method secrets, deleted with the method.
 fn data_tables(kind: Kind) -> &'static [&'static str] {
     match kind {

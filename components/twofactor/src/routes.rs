@@ -2,6 +2,7 @@
 //! domain functions, serialize.
 
 use edgedesk_core::clock::rfc3339;
+use edgedesk_core::db::transaction;
 use edgedesk_core::second_factor::DEVICE_COOKIE;
 use edgedesk_core::{ApiError, keys, users, validate};
 use edgedesk_web::router::route;
@@ -42,6 +43,11 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/2fa/devices", devices_list),
     route("DELETE", "/api/2fa/devices/{id}", devices_delete),
     route("GET", "/api/admin/keys", keys_status),
+    route(
+        "POST",
+        "/api/admin/second-factor/{user_id}/reset",
+        admin_reset_second_factor,
+    ),
     route("POST", "/api/admin/keys/reseal", keys_reseal),
     route("POST", "/api/admin/keys/check-link", keys_check_link),
 ];
@@ -527,6 +533,75 @@ fn devices_delete(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         ctx.add_cookie(devices::clear_cookie(ctx.secure_cookies()));
     }
     Ok(Resp::no_content())
+}
+
+// ------------------------------------------------------------ console
+
+/// An operator resets a person's second factor (lost phone): every method,
+/// secret and trusted device goes, the person's sessions end, they are mailed,
+/// and at their next sign-in they set a second factor up again. Operators act
+/// on customers; a staff account needs an admin. Audited in the same
+/// transaction.
+fn admin_reset_second_factor(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
+    let (s, role) = ctx.require_operator()?;
+    let sql = ctx.sql()?;
+    let user_id = p.get("user_id");
+    let target_role = users::role(sql, user_id)?.ok_or(ApiError::NotFound)?;
+    if target_role.is_operator() && role != users::Role::Admin {
+        return Err(ApiError::forbidden(
+            "admins_only",
+            "Only administrators may change an operator's or administrator's account.",
+        ));
+    }
+    let contact = users::contact(sql, user_id)?.ok_or(ApiError::NotFound)?;
+    let actor_label = edgedesk_core::audit::user_label(sql, &s.user_id)?;
+    let portal = portal_name(ctx);
+    let now = ctx.now();
+    let removed = transaction(sql, || {
+        let removed = methods::reset_all(sql, user_id)?;
+        sql.execute(
+            "DELETE FROM sessions WHERE user_id = ?1",
+            edgedesk_core::params![user_id],
+        )?;
+        let mail = edgedesk_core::mail::render(
+            "2fa.reset",
+            &contact.email,
+            format!("{portal}: your second factor was reset"),
+            &[
+                edgedesk_core::mail::hello(&contact.full_name),
+                edgedesk_core::mail::Part::Text(format!(
+                    "The service desk reset the second factor of your account (username {}). \
+                     The next time you sign in, you will set up a new one.",
+                    contact.username
+                )),
+                edgedesk_core::mail::Part::Text(
+                    "If you did not ask for this, contact the service desk.".into(),
+                ),
+                edgedesk_core::mail::Part::Link(
+                    "Sign in".into(),
+                    format!("{}/login", ctx.base_url()),
+                ),
+            ],
+            &portal,
+            None,
+        );
+        edgedesk_core::outbox::enqueue(sql, ctx.clock(), ctx.rng(), &mail)?;
+        edgedesk_core::audit::record(
+            sql,
+            now,
+            edgedesk_core::audit::Actor::user(&s.user_id, &actor_label),
+            "user.second_factor_reset",
+            edgedesk_core::audit::Target {
+                id: &format!("user:{user_id}"),
+                label: &contact.username,
+            },
+            &format!("removed: {}", removed.join(", ")),
+            &ctx.req.client_ip(),
+        )?;
+        Ok::<_, ApiError>(removed)
+    })?;
+    ctx.kick_mail();
+    Ok(Resp::json(200, &json!({ "removed": removed })))
 }
 
 // ------------------------------------------------------------ key rotation

@@ -261,6 +261,18 @@ pub fn csv_field(v: &str) -> String {
     }
 }
 
+/// `2026-11-29` (midnight UTC) or an RFC 3339 time, as Unix seconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
 #[cfg(all(test, feature = "native"))]
 #[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod tests {

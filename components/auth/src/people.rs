@@ -1,0 +1,629 @@
+//! The console's People pages (`/api/admin/users…`): search, a person's page,
+//! and the account actions (unlock, end sessions, role, deactivate,
+//! reactivate). Each action writes its audit entry in the same transaction as
+//! the change (`core::audit`).
+//!
+//! Who may do what: operators act on customers' accounts; an account of an
+//! operator or admin, and every role change, needs an admin (`403
+//! admins_only`), so an operator can neither grant a role nor lock staff out.
+//! The last active admin can neither lose the role nor be deactivated (`409
+//! last_admin`), and nobody deactivates or demotes themselves (`409
+//! not_yourself`): the console must always keep someone who can run it.
+
+use edgedesk_core::audit::{self, Actor, Target};
+use edgedesk_core::clock::rfc3339;
+use edgedesk_core::db::{Row, transaction};
+use edgedesk_core::paging::{Page, Paging};
+use edgedesk_core::users::Role;
+use edgedesk_core::{ApiError, Sql, access, params, second_factor};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+/// The acting operator, as the audit log names them.
+pub struct Operator<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub role: Role,
+    pub address: &'a str,
+}
+
+impl Operator<'_> {
+    fn actor(&self) -> Actor<'_> {
+        Actor::user(self.id, self.username)
+    }
+}
+
+/// One row of the people list.
+#[derive(Debug, Serialize)]
+pub struct PersonRow {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub full_name: String,
+    pub role: String,
+    pub organization: Option<String>,
+    pub locked: bool,
+    pub deactivated: bool,
+    pub last_login_at: Option<String>,
+    pub created_at: String,
+}
+
+const LIST_FROM: &str = "FROM users u LEFT JOIN memberships m ON m.user_id = u.id \
+     LEFT JOIN organizations o ON o.id = m.organization_id \
+     WHERE (?1 = '' OR u.username LIKE ?2 ESCAPE '\\' OR u.email LIKE ?2 ESCAPE '\\' \
+       OR u.full_name LIKE ?2 ESCAPE '\\' OR o.name LIKE ?2 ESCAPE '\\') \
+       AND (?3 = '' OR u.role = ?3 OR (?3 = 'staff' AND u.role <> 'customer'))";
+
+/// `%q%` with LIKE's wildcards taken literally.
+fn like_pattern(q: &str) -> String {
+    let mut out = String::from("%");
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// People matching `q` (name, username, email or organization, case-insensitive
+/// substring) and `role` (`customer`, `operator`, `admin`, `staff`), newest first.
+pub fn search(
+    sql: &dyn Sql,
+    q: &str,
+    role: &str,
+    paging: &Paging,
+    now: i64,
+) -> Result<Page<PersonRow>, ApiError> {
+    let q = q.trim();
+    if q.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "q",
+            "too_long",
+            "Use at most 100 characters.",
+        ));
+    }
+    if !["", "customer", "operator", "admin", "staff"].contains(&role) {
+        return Err(ApiError::invalid(
+            "role",
+            "invalid_role",
+            "Use customer, operator, admin or staff.",
+        ));
+    }
+    let pat = like_pattern(q);
+    let (limit, offset) = paging.limit_offset();
+    let rows = sql.execute(
+        &format!(
+            "SELECT u.id, u.username, u.email, u.full_name, u.role, o.name, u.locked_until, \
+             u.deactivated_at, u.last_login_at, u.created_at {LIST_FROM} \
+             ORDER BY u.created_at DESC, u.id LIMIT ?4 OFFSET ?5"
+        ),
+        params![q, pat.as_str(), role, limit, offset],
+    )?;
+    let items = rows
+        .rows
+        .iter()
+        .map(|r| {
+            Ok(PersonRow {
+                id: r.text(0)?,
+                username: r.text(1)?,
+                email: r.text(2)?,
+                full_name: r.text(3)?,
+                role: r.text(4)?,
+                organization: r.opt_text(5)?,
+                locked: r.opt_i64(6)?.is_some_and(|t| t > now),
+                deactivated: r.opt_i64(7)?.is_some(),
+                last_login_at: r.opt_i64(8)?.map(rfc3339),
+                created_at: rfc3339(r.i64(9)?),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let total = sql
+        .execute(
+            &format!("SELECT count(*) {LIST_FROM}"),
+            params![q, pat.as_str(), role],
+        )?
+        .first()
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(paging.list(items, total))
+}
+
+/// The account fields the console needs.
+struct Account {
+    id: String,
+    username: String,
+    role: Role,
+    deactivated_at: Option<i64>,
+}
+
+fn account(sql: &dyn Sql, id: &str) -> Result<Account, ApiError> {
+    let rows = sql.execute(
+        "SELECT id, username, role, deactivated_at FROM users WHERE id = ?1",
+        params![id],
+    )?;
+    let r: &Row = rows.first().ok_or(ApiError::NotFound)?;
+    Ok(Account {
+        id: r.text(0)?,
+        username: r.text(1)?,
+        role: Role::parse(&r.text(2)?).unwrap_or(Role::Customer),
+        deactivated_at: r.opt_i64(3)?,
+    })
+}
+
+/// True when the account is deactivated (sign-in and password reset refuse it).
+pub fn is_deactivated(sql: &dyn Sql, user_id: &str) -> Result<bool, ApiError> {
+    let rows = sql.execute(
+        "SELECT deactivated_at IS NOT NULL FROM users WHERE id = ?1",
+        params![user_id],
+    )?;
+    Ok(rows
+        .first()
+        .map(|r| r.bool(0))
+        .transpose()?
+        .unwrap_or(false))
+}
+
+pub fn deactivated_error() -> ApiError {
+    ApiError::forbidden(
+        "account_deactivated",
+        "This account has been deactivated. Contact the service desk if you need it again.",
+    )
+}
+
+/// Records a correct password (the person page's "last sign-in").
+pub fn touch_login(sql: &dyn Sql, user_id: &str, now: i64) -> Result<(), ApiError> {
+    sql.execute(
+        "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
+        params![user_id, now],
+    )?;
+    Ok(())
+}
+
+/// A person's page: never a secret (no hashes, no tokens, no 2FA material).
+pub fn detail(sql: &dyn Sql, id: &str, now: i64) -> Result<Json, ApiError> {
+    let rows = sql.execute(
+        "SELECT id, username, email, full_name, phone, role, email_confirmed_at, created_at, \
+         last_login_at, locked_until, deactivated_at FROM users WHERE id = ?1",
+        params![id],
+    )?;
+    let r = rows.first().ok_or(ApiError::NotFound)?;
+    let id = r.text(0)?;
+    let org = access::membership(sql, &id)?.map(|m| {
+        json!({ "id": m.organization_id, "name": m.organization_name, "access": m.access.as_str() })
+    });
+    let primary = sql
+        .execute(
+            "SELECT kind FROM twofactor_methods WHERE user_id = ?1 AND is_primary = 1",
+            params![id.as_str()],
+        )?
+        .first()
+        .map(|r| r.text(0))
+        .transpose()?;
+    let sessions = sql.execute(
+        "SELECT stage, remember, created_at, last_seen_at, expires_at FROM sessions \
+         WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC LIMIT 50",
+        params![id.as_str(), now],
+    )?;
+    let sessions: Vec<Json> = sessions
+        .rows
+        .iter()
+        .map(|s| {
+            Ok(json!({
+                "stage": s.text(0)?,
+                "remember": s.bool(1)?,
+                "created_at": rfc3339(s.i64(2)?),
+                "last_seen_at": rfc3339(s.i64(3)?),
+                "expires_at": rfc3339(s.i64(4)?),
+            }))
+        })
+        .collect::<Result<_, ApiError>>()?;
+    let failures = sql
+        .execute(
+            "SELECT failures FROM login_attempts WHERE key = ?1",
+            params![format!("user:{id}")],
+        )?
+        .first()
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    let locked_until = r.opt_i64(9)?.filter(|t| *t > now);
+    Ok(json!({
+        "id": id,
+        "username": r.text(1)?,
+        "email": r.text(2)?,
+        "full_name": r.text(3)?,
+        "phone": r.opt_text(4)?,
+        "role": r.text(5)?,
+        "email_confirmed": r.opt_i64(6)?.is_some(),
+        "created_at": rfc3339(r.i64(7)?),
+        "last_login_at": r.opt_i64(8)?.map(rfc3339),
+        "locked": locked_until.is_some(),
+        "locked_until": locked_until.map(rfc3339),
+        "recent_failures": failures,
+        "deactivated": r.opt_i64(10)?.is_some(),
+        "deactivated_at": r.opt_i64(10)?.map(rfc3339),
+        "organization": org,
+        "two_factor": {
+            "methods": second_factor::configured_methods(sql, &id)?,
+            "primary": primary,
+        },
+        "sessions": sessions,
+    }))
+}
+
+fn admins_only() -> ApiError {
+    ApiError::forbidden(
+        "admins_only",
+        "Only administrators may change an operator's or administrator's account.",
+    )
+}
+
+/// The target account, if `op` may act on it.
+fn target_for(sql: &dyn Sql, op: &Operator<'_>, id: &str) -> Result<Account, ApiError> {
+    let a = account(sql, id)?;
+    if a.role.is_operator() && op.role != Role::Admin {
+        return Err(admins_only());
+    }
+    Ok(a)
+}
+
+fn target(a: &Account) -> (String, String) {
+    (format!("user:{}", a.id), a.username.clone())
+}
+
+fn record(
+    sql: &dyn Sql,
+    op: &Operator<'_>,
+    now: i64,
+    action: &str,
+    a: &Account,
+    detail: &str,
+) -> Result<(), ApiError> {
+    let (t, label) = target(a);
+    audit::record(
+        sql,
+        now,
+        op.actor(),
+        action,
+        Target {
+            id: &t,
+            label: &label,
+        },
+        detail,
+        op.address,
+    )
+}
+
+/// Active admins other than `except`.
+fn other_active_admins(sql: &dyn Sql, except: &str) -> Result<i64, ApiError> {
+    Ok(sql
+        .execute(
+            "SELECT count(*) FROM users WHERE role = 'admin' AND deactivated_at IS NULL AND id <> ?1",
+            params![except],
+        )?
+        .first()
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+fn last_admin() -> ApiError {
+    ApiError::conflict(
+        "last_admin",
+        "This is the last active administrator: make someone else an administrator first.",
+    )
+}
+
+fn not_yourself() -> ApiError {
+    ApiError::conflict(
+        "not_yourself",
+        "You cannot do this to your own account; ask another administrator.",
+    )
+}
+
+/// Ends the lock of a password or second-factor lockout and forgets the
+/// failures that led to it.
+pub fn unlock(sql: &dyn Sql, op: &Operator<'_>, id: &str, now: i64) -> Result<(), ApiError> {
+    transaction(sql, || {
+        let a = target_for(sql, op, id)?;
+        sql.execute(
+            "UPDATE users SET locked_until = NULL, updated_at = ?2 WHERE id = ?1",
+            params![a.id.as_str(), now],
+        )?;
+        sql.execute(
+            "DELETE FROM login_attempts WHERE key = ?1",
+            params![format!("user:{}", a.id)],
+        )?;
+        // The second factor's failure counter (twofactor's attempts.rs key).
+        sql.execute(
+            "DELETE FROM counters WHERE key = ?1",
+            params![format!("2fa/fail/{}", a.id)],
+        )?;
+        record(sql, op, now, "user.unlock", &a, "")
+    })
+}
+
+/// Ends every session of the account at once.
+pub fn end_sessions(sql: &dyn Sql, op: &Operator<'_>, id: &str, now: i64) -> Result<i64, ApiError> {
+    transaction(sql, || {
+        let a = target_for(sql, op, id)?;
+        let n = sql
+            .execute(
+                "DELETE FROM sessions WHERE user_id = ?1 RETURNING 1",
+                params![a.id.as_str()],
+            )?
+            .rows
+            .len() as i64;
+        record(
+            sql,
+            op,
+            now,
+            "user.sessions_ended",
+            &a,
+            &format!("{n} sessions"),
+        )?;
+        Ok(n)
+    })
+}
+
+/// Changes the role (admins only).
+pub fn set_role(
+    sql: &dyn Sql,
+    op: &Operator<'_>,
+    id: &str,
+    role: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Some(new) = Role::parse(role) else {
+        return Err(ApiError::invalid(
+            "role",
+            "invalid_role",
+            "Use customer, operator or admin.",
+        ));
+    };
+    if op.role != Role::Admin {
+        return Err(ApiError::forbidden(
+            "admins_only",
+            "Only administrators may change roles.",
+        ));
+    }
+    transaction(sql, || {
+        let a = account(sql, id)?;
+        if a.role == new {
+            return Ok(());
+        }
+        if a.id == op.id {
+            return Err(not_yourself());
+        }
+        if a.role == Role::Admin && other_active_admins(sql, &a.id)? == 0 {
+            return Err(last_admin());
+        }
+        sql.execute(
+            "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1",
+            params![a.id.as_str(), new.as_str(), now],
+        )?;
+        let detail = format!("{} -> {}", a.role.as_str(), new.as_str());
+        record(sql, op, now, "user.role", &a, &detail)
+    })
+}
+
+/// Deactivates the account: its sessions end in the same transaction, and
+/// sign-in answers `403 account_deactivated` until it is reactivated.
+pub fn deactivate(
+    sql: &dyn Sql,
+    op: &Operator<'_>,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let reason = edgedesk_core::validate::text("reason", reason, 0, 500)?;
+    transaction(sql, || {
+        let a = target_for(sql, op, id)?;
+        if a.id == op.id {
+            return Err(not_yourself());
+        }
+        if a.deactivated_at.is_some() {
+            return Ok(());
+        }
+        if a.role == Role::Admin && other_active_admins(sql, &a.id)? == 0 {
+            return Err(last_admin());
+        }
+        sql.execute(
+            "UPDATE users SET deactivated_at = ?2, updated_at = ?2 WHERE id = ?1",
+            params![a.id.as_str(), now],
+        )?;
+        sql.execute(
+            "DELETE FROM sessions WHERE user_id = ?1",
+            params![a.id.as_str()],
+        )?;
+        record(sql, op, now, "user.deactivate", &a, &reason)
+    })
+}
+
+pub fn reactivate(sql: &dyn Sql, op: &Operator<'_>, id: &str, now: i64) -> Result<(), ApiError> {
+    transaction(sql, || {
+        let a = target_for(sql, op, id)?;
+        if a.deactivated_at.is_none() {
+            return Ok(());
+        }
+        sql.execute(
+            "UPDATE users SET deactivated_at = NULL, updated_at = ?2 WHERE id = ?1",
+            params![a.id.as_str(), now],
+        )?;
+        record(sql, op, now, "user.reactivate", &a, "")
+    })
+}
+
+/// Audit filters from the query string; times are RFC 3339 or dates.
+pub fn audit_filter(
+    action: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+) -> Result<audit::Filter, ApiError> {
+    let time = |field: &str, v: Option<String>| -> Result<Option<i64>, ApiError> {
+        let Some(v) = v.filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        audit::parse_time(v.trim()).map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                "invalid_time",
+                "Use a date (2026-11-29) or an RFC 3339 time.",
+            )
+        })
+    };
+    let text = |field: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
+        match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+            Some(s) if s.chars().count() > 200 => Err(ApiError::invalid(
+                field,
+                "too_long",
+                "Use at most 200 characters.",
+            )),
+            other => Ok(other),
+        }
+    };
+    Ok(audit::Filter {
+        action: text("action", action)?,
+        actor: text("actor", actor)?,
+        target: text("target", target)?,
+        since: time("since", since)?,
+        until: time("until", until)?,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::World;
+    use edgedesk_core::audit::Filter;
+
+    const PW: &str = "orbit-cactus-velvet-42";
+
+    fn op<'a>(id: &'a str, role: Role) -> Operator<'a> {
+        Operator {
+            id,
+            username: id,
+            role,
+            address: "10.0.0.9",
+        }
+    }
+
+    fn audit_actions(w: &World) -> Vec<String> {
+        audit::list(
+            &w.db,
+            &Filter::default(),
+            &Paging {
+                page: 1,
+                per_page: 50,
+            },
+        )
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+    }
+
+    #[test]
+    fn the_last_admin_keeps_the_role_and_stays_active() {
+        let w = World::new();
+        let boss = w.confirmed_user("boss", "boss@corp.example", PW);
+        let ada = w.confirmed_user("ada", "ada@corp.example", PW);
+        w.db.execute(
+            "UPDATE users SET role = 'admin' WHERE id = ?1",
+            params![boss.as_str()],
+        )
+        .unwrap();
+        let admin = op(&boss, Role::Admin);
+        set_role(&w.db, &admin, &ada, "admin", 1).unwrap();
+        // Ada (now admin) demotes the boss: allowed, another admin remains.
+        let ada_op = op(&ada, Role::Admin);
+        set_role(&w.db, &ada_op, &boss, "customer", 2).unwrap();
+        // Ada is now the last admin: nobody may demote or deactivate her.
+        assert_eq!(
+            set_role(&w.db, &ada_op, &ada, "operator", 3)
+                .unwrap_err()
+                .code(),
+            "not_yourself"
+        );
+        let other = op("someone", Role::Admin);
+        assert_eq!(
+            set_role(&w.db, &other, &ada, "operator", 3)
+                .unwrap_err()
+                .code(),
+            "last_admin"
+        );
+        assert_eq!(
+            deactivate(&w.db, &other, &ada, "", 3).unwrap_err().code(),
+            "last_admin"
+        );
+        assert_eq!(
+            audit_actions(&w),
+            ["user.role", "user.role"],
+            "refusals write nothing"
+        );
+    }
+
+    #[test]
+    fn operators_act_on_customers_only_and_never_grant_roles() {
+        let w = World::new();
+        let opal = w.confirmed_user("opal", "opal@corp.example", PW);
+        let ada = w.confirmed_user("ada", "ada@corp.example", PW);
+        w.db.execute(
+            "UPDATE users SET role = 'operator' WHERE id = ?1",
+            params![opal.as_str()],
+        )
+        .unwrap();
+        let o = op("other-op", Role::Operator);
+        assert_eq!(
+            set_role(&w.db, &o, &ada, "operator", 1).unwrap_err().code(),
+            "admins_only"
+        );
+        assert_eq!(
+            deactivate(&w.db, &o, &opal, "", 1).unwrap_err().code(),
+            "admins_only"
+        );
+        assert_eq!(
+            unlock(&w.db, &o, &opal, 1).unwrap_err().code(),
+            "admins_only"
+        );
+        // A customer: deactivation ends the sessions in the same transaction.
+        w.db.execute(
+            "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, remember, created_at, \
+             last_seen_at, expires_at) VALUES ('h', ?1, 'full', 'c', 0, 1, 1, 99999999999)",
+            params![ada.as_str()],
+        )
+        .unwrap();
+        deactivate(&w.db, &o, &ada, "left the company", 5).unwrap();
+        assert!(is_deactivated(&w.db, &ada).unwrap());
+        let n = w.db.execute("SELECT count(*) FROM sessions", &[]).unwrap();
+        assert_eq!(n.first().unwrap().i64(0).unwrap(), 0);
+        reactivate(&w.db, &o, &ada, 6).unwrap();
+        assert!(!is_deactivated(&w.db, &ada).unwrap());
+        assert_eq!(audit_actions(&w), ["user.reactivate", "user.deactivate"]);
+    }
+
+    #[test]
+    fn search_finds_by_name_email_and_organization_with_wildcards_literal() {
+        let w = World::new();
+        w.confirmed_user("ada", "ada@corp.example", PW);
+        w.confirmed_user("bob", "bob_x@other.example", PW);
+        let p = Paging {
+            page: 1,
+            per_page: 25,
+        };
+        assert_eq!(search(&w.db, "CORP", "", &p, 0).unwrap().total, 1);
+        assert_eq!(search(&w.db, "_", "", &p, 0).unwrap().total, 1);
+        assert_eq!(search(&w.db, "%", "", &p, 0).unwrap().total, 0);
+        assert_eq!(search(&w.db, "", "staff", &p, 0).unwrap().total, 0);
+        assert_eq!(search(&w.db, "", "", &p, 0).unwrap().total, 2);
+        assert!(search(&w.db, "", "root", &p, 0).is_err());
+        assert_eq!(audit::parse_time("2026-11-29"), Some(1_795_910_400));
+    }
+}
