@@ -2,5 +2,6 @@
 //! real components on the host, with several people and captured mail.
 
 mod approvals;
+mod attachments;
 mod desk_perf;
 mod requests;

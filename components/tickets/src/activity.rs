@@ -96,6 +96,11 @@ pub fn list(sql: &dyn Sql, ticket_id: &str, operator: bool) -> Result<Vec<Json>,
             } else {
                 "Made private".to_owned()
             }),
+            // Written by the attachments component (core::attachments::remove).
+            "attachment_removed" => Some(format!(
+                "Removed the attachment {}",
+                body.as_deref().unwrap_or("")
+            )),
             _ => None,
         };
         out.push(json!({

@@ -10,25 +10,13 @@ use edgedesk_core::{ApiError, params, users, validate};
 use serde_json::{Value as Json, json};
 
 use crate::activity::{self, Event};
+use crate::attach;
 use crate::env::Env;
 use crate::notify::{self, Change};
 use crate::search;
 use crate::tickets::{self, NewTicket, Ticket, person, summary_json};
 
 pub const RATING_COMMENT_MAX: usize = 2000;
-
-/// Attachments are linked by the attachments component's ids; none exist
-/// until an upload made one, so any id given here is unknown.
-pub fn check_attachments(ids: Option<&[String]>) -> Result<(), ApiError> {
-    match ids {
-        Some(ids) if !ids.is_empty() => Err(ApiError::invalid(
-            "attachment_ids",
-            "unknown_attachment",
-            "One of the attachments does not exist or is not yours.",
-        )),
-        _ => Ok(()),
-    }
-}
 
 fn reload(env: &Env<'_>, t: &Ticket) -> Result<Ticket, ApiError> {
     tickets::by_number(env.sql, t.number)?.ok_or(ApiError::NotFound)
@@ -48,7 +36,8 @@ fn name_of(env: &Env<'_>, user_id: &str) -> Result<String, ApiError> {
         .unwrap_or_default())
 }
 
-/// A customer raises a request (the shared desk gate already let them in).
+/// A customer raises a request (the shared desk gate already let them in),
+/// with their uploads `attachments` (ids from `POST /api/attachments`).
 pub fn raise(
     env: &Env<'_>,
     viewer: &Viewer,
@@ -56,6 +45,7 @@ pub fn raise(
     summary: &str,
     description: &str,
     visibility: &str,
+    attachments: &[String],
 ) -> Result<Ticket, ApiError> {
     transaction(env.sql, || {
         let t = tickets::insert(
@@ -69,6 +59,15 @@ pub fn raise(
                 organization_id: viewer.organization_id(),
                 raised_by: viewer.user_id(),
             },
+        )?;
+        attach::link(
+            env.sql,
+            attachments,
+            viewer.user_id(),
+            &t.id,
+            None,
+            false,
+            env.now(),
         )?;
         notify::notify(
             env,
@@ -198,7 +197,6 @@ pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError
     let answered = matches!(t.status.as_str(), "answered" | "closed");
     v["description"] = json!(t.description);
     v["activity"] = json!(activity::list(sql, &t.id, viewer.is_operator())?);
-    v["attachments"] = json!([]);
     v["participants"] = json!(people);
     v["muted"] = json!(muted);
     v["can_comment"] = json!(t.status != "closed");
@@ -207,6 +205,7 @@ pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError
     v["can_rate"] = json!(answered && rating.is_null() && t.customer_id == me);
     v["rating"] = rating;
     v["raised_by"] = person(sql, &t.raised_by)?;
+    attach::add_to_page(sql, viewer, &t.id, &mut v)?;
     Ok(v)
 }
 
@@ -218,13 +217,14 @@ fn closed() -> ApiError {
 }
 
 /// A comment by a customer or an operator (public), or an operator's internal
-/// note. Returns the activity id.
+/// note, with the author's uploads `attachments`. Returns the activity id.
 pub fn comment(
     env: &Env<'_>,
     viewer: &Viewer,
     t: &Ticket,
     body: &str,
     internal: bool,
+    attachments: &[String],
 ) -> Result<String, ApiError> {
     let body = activity::clean_body(body)?;
     let me = viewer.user_id();
@@ -248,6 +248,15 @@ pub fn comment(
             env.now(),
         )?;
         search::index_comment(env.sql, &t.id, &id, &body, internal)?;
+        attach::link(
+            env.sql,
+            attachments,
+            me,
+            &t.id,
+            Some(&id),
+            internal,
+            env.now(),
+        )?;
         if internal {
             // Notes change nothing customers can see, not even the order of
             // their list.
@@ -618,6 +627,7 @@ mod tests {
             summary,
             "",
             visibility,
+            &[],
         )
         .unwrap()
     }
@@ -681,7 +691,7 @@ mod tests {
         assert_eq!(t.resolution.as_deref(), Some("Sent new password"));
         assert!(transition(&env, "op", &t, "in_progress", None).is_err());
         let t = transition(&env, "op", &t, "closed", None).unwrap();
-        let e = comment(&env, &viewer(&w, "ann"), &t, "hello?", false).unwrap_err();
+        let e = comment(&env, &viewer(&w, "ann"), &t, "hello?", false, &[]).unwrap_err();
         assert_eq!((e.status(), e.code()), (409, "request_closed"));
         let t = transition(&env, "op", &t, "open", None).unwrap();
         assert_eq!(t.status, "open");
@@ -713,7 +723,7 @@ mod tests {
         let ann = viewer(&w, "ann");
         let t = raise_as(&w, "ann", "Invoice question", "private");
         let before = w.mails().len();
-        comment(&env, &op, &t, "customer seems confused zebra", true).unwrap();
+        comment(&env, &op, &t, "customer seems confused zebra", true, &[]).unwrap();
         assert_eq!(w.mails().len(), before, "notes are never mailed");
         let page = page(&env, &ann, &t).unwrap();
         assert!(!page.to_string().contains("zebra"));
@@ -733,7 +743,7 @@ mod tests {
         };
         assert_eq!(lists::queue(&env, "op", &qf, &P).unwrap().total, 1);
         // A public reply is mailed to the reporter, with the key in the subject.
-        comment(&env, &op, &t, "Here is your invoice.", false).unwrap();
+        comment(&env, &op, &t, "Here is your invoice.", false, &[]).unwrap();
         let last = w.mails().pop().unwrap();
         assert_eq!(
             (last.0.as_str(), last.1.as_str()),
@@ -748,7 +758,7 @@ mod tests {
         let env = w.env();
         let t = raise_as(&w, "ann", "Shared", "organization");
         let bob = viewer(&w, "bob");
-        comment(&env, &bob, &t, "Same here", false).unwrap();
+        comment(&env, &bob, &t, "Same here", false, &[]).unwrap();
         // Ann is told of Bob's comment; Bob (the author) is not.
         let m = w.mails();
         assert!(
@@ -810,7 +820,7 @@ mod tests {
         let q = lists::queue(&env, "op", &QueueFilters::default(), &P).unwrap();
         assert_eq!(keys(&q), ["SD-1", "SD-2"]);
         // A public reply sends the first to the back of the queue.
-        comment(&env, &viewer(&w, "op"), &a, "On it", false).unwrap();
+        comment(&env, &viewer(&w, "op"), &a, "On it", false, &[]).unwrap();
         let q = lists::queue(&env, "op", &QueueFilters::default(), &P).unwrap();
         assert_eq!(keys(&q), ["SD-2", "SD-1"]);
         assign(&env, "op", &a, Some("op")).unwrap();

@@ -14,6 +14,7 @@
 //! (`edgedesk_core::access::require_desk_access`).
 
 mod activity;
+mod attach;
 mod env;
 mod flows;
 mod lists;

@@ -120,7 +120,6 @@ struct RaiseInput {
 fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let viewer = ctx.desk_viewer()?;
     let input: RaiseInput = ctx.req.json()?;
-    flows::check_attachments(input.attachment_ids.as_deref())?;
     let env = env(ctx)?;
     let t = flows::raise(
         &env,
@@ -129,6 +128,7 @@ fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         &input.summary,
         &input.description,
         input.visibility.as_deref().unwrap_or("private"),
+        input.attachment_ids.as_deref().unwrap_or_default(),
     )?;
     ctx.kick_mail();
     Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
@@ -175,8 +175,8 @@ fn comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
             "Internal notes are for operators.",
         ));
     }
-    flows::check_attachments(input.attachment_ids.as_deref())?;
-    let id = flows::comment(&env, &viewer, &t, &input.body, false)?;
+    let files = input.attachment_ids.as_deref().unwrap_or_default();
+    let id = flows::comment(&env, &viewer, &t, &input.body, false, files)?;
     ctx.kick_mail();
     Ok(Resp::json(201, &json!({ "id": id })))
 }
@@ -443,9 +443,9 @@ fn transition(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
 fn agent_comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     let (env, viewer, t) = agent(ctx, p)?;
     let input: CommentInput = ctx.req.json()?;
-    flows::check_attachments(input.attachment_ids.as_deref())?;
     let internal = input.internal.unwrap_or(false);
-    let id = flows::comment(&env, &viewer, &t, &input.body, internal)?;
+    let files = input.attachment_ids.as_deref().unwrap_or_default();
+    let id = flows::comment(&env, &viewer, &t, &input.body, internal, files)?;
     ctx.kick_mail();
     Ok(Resp::json(201, &json!({ "id": id, "internal": internal })))
 }
