@@ -51,6 +51,7 @@ fn every_route_in_the_components_is_documented() {
         ("twofactor", edgedesk_twofactor::routes::ROUTES),
         ("approvals", edgedesk_approvals::ROUTES),
         ("tickets", edgedesk_tickets::ROUTES),
+        ("attachments", edgedesk_attachments::ROUTES),
     ];
     let mut missing = Vec::new();
     for (component, routes) in tables {
