@@ -3,5 +3,6 @@
 
 mod approvals;
 mod attachments;
+mod console;
 mod desk_perf;
 mod requests;
