@@ -75,6 +75,8 @@ pub fn record_failure(
     let now = clock.now();
     transaction(sql, || {
         let c = rate_limit::hit(sql, &key(user_id), FAILURE_WINDOW_S, now)?;
+        let detail = format!("wrong answer {} of {MAX_FAILURES}", c.count);
+        crate::methods::audit(sql, user_id, "auth.second_factor_failed", &detail, now)?;
         if c.count < MAX_FAILURES {
             return Ok(Failure::Invalid {
                 attempts_left: MAX_FAILURES - c.count,
@@ -82,6 +84,16 @@ pub fn record_failure(
         }
         let until = now + LOCK_S;
         users::lock_until(sql, user_id, until)?;
+        crate::methods::audit(
+            sql,
+            user_id,
+            "auth.account_locked",
+            &format!(
+                "{MAX_FAILURES} wrong second-factor answers: locked for {} minutes",
+                LOCK_S / 60
+            ),
+            now,
+        )?;
         // A fresh start after the lock.
         rate_limit::reset(sql, &key(user_id))?;
         // Every half-finished sign-in of this user starts again with the password.

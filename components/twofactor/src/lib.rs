@@ -53,6 +53,7 @@ mod entry {
 /// a verify with "remember this device" sets two cookies, which
 /// `spin_sdk::http::Response` would fold into one.
 pub async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    methods::set_request_address(&edgedesk_web::Req::head(&req).client_ip());
     edgedesk_web::router::serve_to(req, routes::ROUTES, out).await
 }
 

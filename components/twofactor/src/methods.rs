@@ -89,21 +89,67 @@ pub fn is_configured(sql: &dyn Sql, user_id: &str, kind: Kind) -> Result<bool, A
 
 const ADD: &str = "INSERT INTO twofactor_methods (user_id, kind, is_primary, created_at) \
      VALUES (?1, ?2, NOT EXISTS (SELECT 1 FROM twofactor_methods WHERE user_id = ?1 AND is_primary = 1), ?3) \
-     ON CONFLICT(user_id, kind) DO NOTHING";
+     ON CONFLICT(user_id, kind) DO NOTHING RETURNING kind";
 
-/// Records a confirmed method (the first one becomes primary). Idempotent.
-/// Call inside the transaction that stores the method's secret.
+thread_local! {
+    /// The client address of the request being handled, for audit entries.
+    /// Spin runs one request per instance (and wasm has one thread), so it is
+    /// that request's: `crate::handle` sets it before routing. Threading it
+    /// through the five setup paths would change every signature for one log
+    /// column. Empty in unit tests.
+    static ADDRESS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Sets the address [`audit`] records (see `ADDRESS`).
+pub fn set_request_address(address: &str) {
+    ADDRESS.with(|a| *a.borrow_mut() = address.to_owned());
+}
+
+/// Appends a second-factor audit entry about the user's own account, in the
+/// caller's transaction.
+pub fn audit(
+    sql: &dyn Sql,
+    user_id: &str,
+    action: &str,
+    detail: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let label = edgedesk_core::audit::user_label(sql, user_id)?;
+    let address = ADDRESS.with(|a| a.borrow().clone());
+    edgedesk_core::audit::record(
+        sql,
+        now,
+        edgedesk_core::audit::Actor::user(user_id, &label),
+        action,
+        edgedesk_core::audit::Target {
+            id: &format!("user:{user_id}"),
+            label: &label,
+        },
+        detail,
+        &address,
+    )
+}
+
+/// Records a confirmed method (the first one becomes primary). Idempotent;
+/// a new method is audited (`second_factor.added`). Call inside the
+/// transaction that stores the method's secret.
 pub fn add(sql: &dyn Sql, user_id: &str, kind: Kind, now: i64) -> Result<(), ApiError> {
-    sql.execute(ADD, params![user_id, kind.as_str(), now])?;
+    if !sql
+        .execute(ADD, params![user_id, kind.as_str(), now])?
+        .is_empty()
+    {
+        audit(sql, user_id, "second_factor.added", kind.as_str(), now)?;
+    }
     Ok(())
 }
 
 /// Makes `kind` the primary method; `409 method_not_configured` if it is not set up.
-pub fn set_primary(sql: &dyn Sql, user_id: &str, kind: Kind) -> Result<(), ApiError> {
+pub fn set_primary(sql: &dyn Sql, user_id: &str, kind: Kind, now: i64) -> Result<(), ApiError> {
     transaction(sql, || {
         if !is_configured(sql, user_id, kind)? {
             return Err(not_configured());
         }
+        audit(sql, user_id, "second_factor.primary", kind.as_str(), now)?;
         // Two statements: the partial unique index allows one primary at a time.
         sql.execute(
             "UPDATE twofactor_methods SET is_primary = 0 WHERE user_id = ?1",
@@ -165,7 +211,7 @@ fn data_tables(kind: Kind) -> &'static [&'static str] {
 /// Removes (resets) a method and its secrets. Refuses the last configured method
 /// (`409 last_method`); removing the primary promotes the oldest sign-in method
 /// (or, failing that, the oldest backup method).
-pub fn remove(sql: &dyn Sql, user_id: &str, kind: Kind) -> Result<(), ApiError> {
+pub fn remove(sql: &dyn Sql, user_id: &str, kind: Kind, now: i64) -> Result<(), ApiError> {
     transaction(sql, || {
         let all = list(sql, user_id)?;
         let Some(this) = all.iter().find(|m| m.kind == kind) else {
@@ -188,6 +234,7 @@ pub fn remove(sql: &dyn Sql, user_id: &str, kind: Kind) -> Result<(), ApiError> 
             "DELETE FROM twofactor_methods WHERE user_id = ?1 AND kind = ?2",
             params![user_id, kind.as_str()],
         )?;
+        audit(sql, user_id, "second_factor.removed", kind.as_str(), now)?;
         if this.primary {
             let mut rest: Vec<&Method> = all.iter().filter(|m| m.kind != kind).collect();
             rest.sort_by_key(|m| (m.kind.is_backup(), m.created_at));
@@ -224,11 +271,11 @@ mod tests {
         let db = db();
         add(&db, "u1", Kind::Totp, 10).unwrap();
         add(&db, "u1", Kind::EmailOtp, 20).unwrap();
-        set_primary(&db, "u1", Kind::EmailOtp).unwrap();
+        set_primary(&db, "u1", Kind::EmailOtp, 5).unwrap();
         let l = list(&db, "u1").unwrap();
         assert_eq!(l.iter().filter(|m| m.primary).count(), 1);
         assert_eq!(l[0].kind, Kind::EmailOtp);
-        let e = set_primary(&db, "u1", Kind::Webauthn).unwrap_err();
+        let e = set_primary(&db, "u1", Kind::Webauthn, 5).unwrap_err();
         assert_eq!((e.status(), e.code()), (409, "method_not_configured"));
     }
 
@@ -238,15 +285,57 @@ mod tests {
         add(&db, "u1", Kind::Totp, 10).unwrap();
         add(&db, "u1", Kind::BackupCodes, 20).unwrap();
         add(&db, "u1", Kind::EmailOtp, 30).unwrap();
-        remove(&db, "u1", Kind::Totp).unwrap();
+        remove(&db, "u1", Kind::Totp, 5).unwrap();
         let l = list(&db, "u1").unwrap();
         assert_eq!((l[0].kind, l[0].primary), (Kind::EmailOtp, true));
-        remove(&db, "u1", Kind::EmailOtp).unwrap();
+        remove(&db, "u1", Kind::EmailOtp, 5).unwrap();
         assert_eq!(list(&db, "u1").unwrap()[0].kind, Kind::BackupCodes);
         assert!(list(&db, "u1").unwrap()[0].primary);
-        let e = remove(&db, "u1", Kind::BackupCodes).unwrap_err();
+        let e = remove(&db, "u1", Kind::BackupCodes, 5).unwrap_err();
         assert_eq!((e.status(), e.code()), (409, "last_method"));
         // Removing something never configured is a harmless reset.
-        remove(&db, "u1", Kind::Webauthn).unwrap();
+        remove(&db, "u1", Kind::Webauthn, 5).unwrap();
+    }
+
+    #[test]
+    fn method_changes_are_audited_in_their_transaction() {
+        let db = crate::testutil::db();
+        set_request_address("10.1.2.3");
+        add(&db, "u1", Kind::Totp, 1).unwrap();
+        add(&db, "u1", Kind::Totp, 1).unwrap(); // already there: nothing new
+        add(&db, "u1", Kind::BackupCodes, 2).unwrap();
+        set_primary(&db, "u1", Kind::BackupCodes, 3).unwrap();
+        remove(&db, "u1", Kind::Totp, 4).unwrap();
+        assert_eq!(
+            remove(&db, "u1", Kind::BackupCodes, 5).unwrap_err().code(),
+            "last_method"
+        );
+        let rows = db
+            .execute(
+                "SELECT action, detail, actor_label, address FROM audit_log ORDER BY id",
+                &[],
+            )
+            .unwrap();
+        let got: Vec<(String, String)> = rows
+            .rows
+            .iter()
+            .map(|r| (r.text(0).unwrap(), r.text(1).unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("second_factor.added".to_owned(), "totp".to_owned()),
+                ("second_factor.added".to_owned(), "backup_codes".to_owned()),
+                (
+                    "second_factor.primary".to_owned(),
+                    "backup_codes".to_owned()
+                ),
+                ("second_factor.removed".to_owned(), "totp".to_owned()),
+            ]
+        );
+        let first = rows.first().unwrap();
+        assert_eq!(first.text(2).unwrap(), "alice");
+        assert_eq!(first.text(3).unwrap(), "10.1.2.3");
+        set_request_address("");
     }
 }

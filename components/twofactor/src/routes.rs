@@ -353,14 +353,14 @@ fn set_primary(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let s = require_change(ctx)?;
     let body: MethodBody = ctx.req.json()?;
     let kind = Kind::parse_field("method", &body.method)?;
-    methods::set_primary(ctx.sql()?, &s.user_id, kind)?;
+    methods::set_primary(ctx.sql()?, &s.user_id, kind, ctx.now())?;
     Ok(Resp::no_content())
 }
 
 fn delete_method(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     let kind = Kind::parse(p.get("method")).ok_or(ApiError::NotFound)?;
     let s = require_change(ctx)?;
-    methods::remove(ctx.sql()?, &s.user_id, kind)?;
+    methods::remove(ctx.sql()?, &s.user_id, kind, ctx.now())?;
     Ok(Resp::no_content())
 }
 
