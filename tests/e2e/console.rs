@@ -312,6 +312,25 @@ async fn topics_settings_outbox_and_reports_for_operators() -> anyhow::Result<()
     )
     .await?;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        audit_of(&opal, &format!("access_request:{id}")).await?,
+        [("access.approved".to_owned(), "opal".to_owned())]
+    );
+    // An organization edit is an admin edit: audited.
+    let org = ann.client.get("/api/organizations/mine").await?.json()?;
+    let org_id = org["id"].as_str().unwrap_or_default().to_owned();
+    let r = opal
+        .client
+        .patch_json(
+            &format!("/api/admin/organizations/{org_id}"),
+            &json!({ "name": "Acme Corporation" }),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        audit_of(&opal, &format!("organization:{org_id}")).await?,
+        [("organization.update".to_owned(), "opal".to_owned())]
+    );
 
     // Topics: admins create, edit, reorder and hide; operators 403; customers 404.
     let topic = json!({ "name": "Data Protection", "description": "GDPR requests." });

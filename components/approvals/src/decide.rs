@@ -46,7 +46,45 @@ fn settle(
     if rows.is_empty() {
         return Err(already_decided());
     }
+    audit(env, id, status, decider, reason)?;
     links::retire(env.sql, id, env.now())
+}
+
+/// The decision's audit entry (`access.approved` / `access.declined`), in the
+/// decision's transaction.
+fn audit(
+    env: &Env<'_>,
+    id: &str,
+    status: &str,
+    decider: &str,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    let rows = env.sql.execute(
+        "SELECT u.username, a.company_name FROM access_requests a \
+         LEFT JOIN users u ON u.id = a.user_id WHERE a.id = ?1",
+        params![id],
+    )?;
+    let (who, company) = match rows.first() {
+        Some(r) => (r.opt_text(0)?.unwrap_or_default(), r.text(1)?),
+        None => (String::new(), String::new()),
+    };
+    let label = edgedesk_core::audit::user_label(env.sql, decider)?;
+    let detail = match reason {
+        Some(r) => format!("{who} to {company}: {r}"),
+        None => format!("{who} to {company}"),
+    };
+    edgedesk_core::audit::record(
+        env.sql,
+        env.now(),
+        edgedesk_core::audit::Actor::user(decider, &label),
+        &format!("access.{status}"),
+        edgedesk_core::audit::Target {
+            id: &format!("access_request:{id}"),
+            label: &who,
+        },
+        &detail,
+        &env.address,
+    )
 }
 
 pub fn approve(env: &Env<'_>, decider: &str, id: &str) -> Result<AccessRequest, ApiError> {

@@ -10,6 +10,8 @@ pub struct Env<'a> {
     pub portal_name: String,
     /// `public_base_url` without a trailing slash.
     pub base_url: String,
+    /// The client address, for audit entries (`core::audit`).
+    pub address: String,
 }
 
 impl Env<'_> {

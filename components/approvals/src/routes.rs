@@ -47,7 +47,30 @@ fn env(ctx: &Ctx) -> Result<Env<'_>, ApiError> {
         rng: ctx.rng(),
         portal_name: ctx.var_or("portal_name", "EdgeDesk Service Desk"),
         base_url: ctx.base_url(),
+        address: ctx.req.client_ip(),
     })
+}
+
+/// An admin edit of an organization, audited in the edit's transaction.
+fn audit_org(ctx: &Ctx, action: &str, org_id: &str, detail: &str) -> Result<(), ApiError> {
+    let (s, _) = ctx.require_operator()?;
+    let sql = ctx.sql()?;
+    let actor = edgedesk_core::audit::user_label(sql, &s.user_id)?;
+    let name = orgs::by_id(sql, org_id)?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    edgedesk_core::audit::record(
+        sql,
+        ctx.now(),
+        edgedesk_core::audit::Actor::user(&s.user_id, &actor),
+        action,
+        edgedesk_core::audit::Target {
+            id: &format!("organization:{org_id}"),
+            label: &name,
+        },
+        detail,
+        &ctx.req.client_ip(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -202,7 +225,13 @@ fn admin_create(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let sql = ctx.sql()?;
     let id = transaction(sql, || {
         let o = orgs::create(sql, ctx.rng(), &name, true, ctx.now())?;
-        orgs::set_domains(sql, &o.id, input.domains.as_deref().unwrap_or(&[]))?;
+        let domains = orgs::set_domains(sql, &o.id, input.domains.as_deref().unwrap_or(&[]))?;
+        audit_org(
+            ctx,
+            "organization.create",
+            &o.id,
+            &format!("domains: {}", domains.join(", ")),
+        )?;
         Ok::<_, ApiError>(o.id)
     })?;
     Ok(Resp::json(201, &org_detail(ctx, &id)?))
@@ -231,6 +260,18 @@ fn admin_update(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         if let Some(domains) = &input.domains {
             orgs::set_domains(sql, id, domains)?;
         }
+        let detail = format!(
+            "{}{}",
+            name.as_deref()
+                .map(|n| format!("name: {n}; "))
+                .unwrap_or_default(),
+            input
+                .domains
+                .as_ref()
+                .map(|d| format!("domains: {}", d.join(", ")))
+                .unwrap_or_default()
+        );
+        audit_org(ctx, "organization.update", id, &detail)?;
         Ok::<_, ApiError>(())
     })?;
     Ok(Resp::json(200, &org_detail(ctx, id)?))
@@ -259,6 +300,12 @@ fn admin_merge(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         orgs::by_id(sql, into)?.ok_or_else(|| {
             ApiError::invalid("into", "unknown_organization", "No such organization.")
         })?;
+        audit_org(
+            ctx,
+            "organization.merge",
+            from,
+            &format!("merged into organization:{into}"),
+        )?;
         orgs::merge(sql, from, into, ctx.now())
     })?;
     Ok(Resp::json(200, &org_detail(ctx, into)?))
@@ -277,7 +324,8 @@ fn admin_add_member(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     let id = p.get("id");
     transaction(sql, || {
         orgs::by_id(sql, id)?.ok_or(ApiError::NotFound)?;
-        orgs::add_member(sql, id, &input.login, &s.user_id, ctx.now())
+        orgs::add_member(sql, id, &input.login, &s.user_id, ctx.now())?;
+        audit_org(ctx, "organization.member_added", id, &input.login)
     })?;
     Ok(Resp::json(200, &org_detail(ctx, id)?))
 }
@@ -286,7 +334,9 @@ fn admin_remove_member(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     ctx.require_operator()?;
     let sql = ctx.sql()?;
     transaction(sql, || {
-        orgs::remove_member(sql, p.get("id"), p.get("user_id"))
+        orgs::remove_member(sql, p.get("id"), p.get("user_id"))?;
+        let who = edgedesk_core::audit::user_label(sql, p.get("user_id"))?;
+        audit_org(ctx, "organization.member_removed", p.get("id"), &who)
     })?;
     Ok(Resp::no_content())
 }

@@ -31,6 +31,7 @@ impl World {
             rng: &OsRandom,
             portal_name: "EdgeDesk Service Desk".into(),
             base_url: "http://127.0.0.1:3000".into(),
+            address: "10.0.0.1".into(),
         }
     }
 
