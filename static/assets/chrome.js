@@ -35,6 +35,30 @@ function link(href, text, current) {
   return a;
 }
 
+/** The console's pages after the queue, in navigation order. */
+const ADMIN_PAGES = [
+  ['/admin/access', 'Access'],
+  ['/admin/organizations', 'Organizations'],
+  ['/admin/people', 'People'],
+  ['/admin/topics', 'Topics'],
+  ['/admin/outbox', 'Outbox'],
+  ['/admin/audit', 'Audit'],
+  ['/admin/reports', 'Reports'],
+  ['/admin/settings', 'Settings'],
+];
+
+/** Adds the queue's counts to its navigation link ("Queue 4 · mine 1"),
+ * after the page is drawn: a failure leaves the plain link. */
+function queueCounts(a) {
+  api('GET', '/api/agent/counts').then((c) => {
+    const waiting = (c.open || 0) + (c.in_progress || 0);
+    const badge = el('span', { class: 'badge', 'data-nav-count': 'waiting' }, String(waiting));
+    const mine = el('span', { class: 'badge muted', 'data-nav-count': 'mine' }, `mine ${c.assigned_to_me || 0}`);
+    a.setAttribute('aria-label', `Queue: ${waiting} open or in progress, ${c.assigned_to_me || 0} assigned to me`);
+    a.append(' ', badge, ' ', mine);
+  }).catch(() => {});
+}
+
 function isOperator(s) { return s && (s.user.role === 'operator' || s.user.role === 'admin'); }
 
 /**
@@ -69,10 +93,11 @@ export async function chrome({ area = 'portal', signIn = 'optional', operators =
     const nav = el('nav', { 'aria-label': 'Main' });
     if (full) {
       if (area === 'admin') {
-        nav.append(link('/admin/', 'Queue', here === '/admin/' || here === '/admin/index'),
-          link('/admin/access', 'Access requests', here === '/admin/access'),
-          link('/admin/organizations', 'Organizations', here === '/admin/organizations'),
-          link('/', 'Portal'));
+        const queue = link('/admin/', 'Queue', here === '/admin/' || here === '/admin/index');
+        nav.append(queue);
+        for (const [href, text] of ADMIN_PAGES) nav.append(link(href, text, here === href));
+        nav.append(link('/', 'Portal'));
+        queueCounts(queue);
       } else {
         nav.append(link('/', 'Home', here === '/'));
         if (session.user.access === 'approved' || isOperator(session)) {
@@ -96,7 +121,11 @@ export async function chrome({ area = 'portal', signIn = 'optional', operators =
       });
       nav.append(out);
     }
-    header.append(brand, nav);
+    // Keyboard users skip the (long, in the console) navigation.
+    const main = document.querySelector('main');
+    if (main && !main.id) main.id = 'main';
+    const skip = el('a', { class: 'skip', href: `#${main ? main.id : 'main'}` }, 'Skip to content');
+    header.append(skip, brand, nav);
   }
 
   const footer = document.querySelector('footer[data-chrome]');
