@@ -108,6 +108,10 @@ enum Command {
         /// State directory for the started app.
         #[arg(long = "state-dir")]
         state_dir: Option<PathBuf>,
+        /// Instead of the paths: upload and download one attachment of this
+        /// many MiB (the desk app, on a temporary state directory).
+        #[arg(long = "transfer-mib", default_value_t = 0)]
+        transfer_mib: u64,
     },
 }
 
@@ -257,7 +261,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             instantiations,
             runtime_config_file,
             state_dir,
+            transfer_mib,
         } => {
+            if transfer_mib > 0 {
+                return bench_transfer(&from, do_build, url, state_dir, transfer_mib).await;
+            }
             let duration = Duration::from_secs(duration.max(1));
             let (addr, host, app) = match url {
                 Some(url) => {
@@ -307,6 +315,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `bench --transfer-mib N` (crate::bench_transfer): the app runs on a
+/// temporary state directory, because the scenario writes a session into it.
+async fn bench_transfer(
+    from: &std::path::Path,
+    do_build: bool,
+    url: Option<String>,
+    state_dir: Option<PathBuf>,
+    mib: u64,
+) -> anyhow::Result<()> {
+    if url.is_some() || state_dir.is_some() {
+        anyhow::bail!(
+            "--transfer-mib starts its own app on a temporary state directory: drop --url and --state-dir"
+        );
+    }
+    if do_build {
+        build(from)?;
+    }
+    let dir = tempfile::tempdir()?;
+    let mut opts = UpOptions::new(from);
+    opts.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    opts.state_dir = Some(dir.path().to_owned());
+    opts.kick_interval = None;
+    opts.log_requests = false;
+    let app = start(opts).await?;
+    let addr = app.addr();
+    println!("edgedesk bench against http://{addr}");
+    let report = edgedesk_host::bench_transfer::run(addr, &addr.to_string(), dir.path(), mib).await;
+    app.shutdown().await;
+    print!("{}", report?.text());
+    Ok(())
 }
 
 fn print_banner(app: &edgedesk_host::RunningApp) {
