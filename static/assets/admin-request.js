@@ -4,6 +4,7 @@ import { api, showError } from '/assets/api.js';
 import { chrome, desk, el, when } from '/assets/chrome.js';
 import { activityItems, statusLabel, ticketBadge } from '/assets/ticket-view.js';
 import { duration, workingMs } from '/assets/hours.js';
+import { attachmentArea, fileItems } from '/assets/attachments.js';
 
 const $ = (id) => document.getElementById(id);
 const key = new URLSearchParams(window.location.search).get('key') || '';
@@ -16,6 +17,12 @@ const NEXT = {
 };
 let me = null;
 let hours = null;
+
+async function removeFile(f) {
+  if (!window.confirm(`Remove ${f.filename}?`)) return;
+  await api('DELETE', `/api/attachments/${encodeURIComponent(f.id)}`);
+  render(await api('GET', `/api/requests/${encodeURIComponent(key)}`));
+}
 
 async function editComment(a) {
   const body = window.prompt('Edit your comment', a.body);
@@ -44,6 +51,8 @@ function render(t) {
   $('assignee').value = t.assignee ? t.assignee.id : '';
   $('to').replaceChildren(...NEXT[t.status].map((s) => el('option', { value: s }, s === 'open' && t.status !== 'in_progress' ? 'Reopen' : statusLabel(s))));
   $('activity').replaceChildren(...activityItems(t.activity, { me, onEdit: editComment }));
+  $('files-box').hidden = !t.attachments.length;
+  $('files').replaceChildren(...fileItems(t.attachments, { onRemove: removeFile }));
   $('reply').hidden = t.status === 'closed';
 }
 
@@ -74,6 +83,7 @@ async function main() {
   $('internal').addEventListener('change', () => {
     $('reply-button').textContent = $('internal').checked ? 'Add internal note' : 'Reply';
   });
+  attachmentArea($('reply-attachments'));
   $('reply').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const form = ev.target;

@@ -1,6 +1,7 @@
 // Raise a request under a topic; on success its page opens.
 import { api, showError } from '/assets/api.js';
 import { chrome } from '/assets/chrome.js';
+import { attachmentArea } from '/assets/attachments.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(window.location.search);
@@ -21,6 +22,7 @@ async function main() {
   const quote = params.get('quote');
   if (quote) $('description').value = `Follows up ${quote}.\n\n`;
   const form = $('raise');
+  attachmentArea($('attachments-box'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     showError(form, null);

@@ -3,6 +3,7 @@
 import { api, showError } from '/assets/api.js';
 import { chrome, when } from '/assets/chrome.js';
 import { activityItems, ticketBadge } from '/assets/ticket-view.js';
+import { attachmentArea, fileItems } from '/assets/attachments.js';
 
 const $ = (id) => document.getElementById(id);
 const key = new URLSearchParams(window.location.search).get('key') || '';
@@ -29,6 +30,8 @@ function render(t) {
   $('share').hidden = !t.can_share;
   $('share').textContent = t.visibility === 'organization' ? 'Make private' : `Share with ${t.organization ? t.organization.name : 'my organization'}`;
   $('activity').replaceChildren(...activityItems(t.activity));
+  $('files-box').hidden = !t.attachments.length;
+  $('files').replaceChildren(...fileItems(t.attachments, { onRemove: removeFile }));
   $('comment').hidden = !t.can_comment;
   $('closed-note').hidden = t.can_comment;
   $('closed-key').textContent = t.key;
@@ -39,6 +42,12 @@ function render(t) {
 }
 
 async function reload() { render(await api('GET', base)); }
+
+async function removeFile(f) {
+  if (!window.confirm(`Remove ${f.filename}?`)) return;
+  await api('DELETE', `/api/attachments/${encodeURIComponent(f.id)}`);
+  await reload();
+}
 
 async function main() {
   await chrome({ area: 'portal', signIn: 'required' });
@@ -53,6 +62,7 @@ async function main() {
     render(await api('POST', `${base}/visibility`, { visibility: current.visibility === 'organization' ? 'private' : 'organization' }));
   });
   const comment = $('comment');
+  attachmentArea($('comment-attachments'));
   comment.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     showError(comment, null);

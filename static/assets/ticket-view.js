@@ -20,6 +20,15 @@ export function activityItems(items, { me = null, onEdit = null } = {}) {
     if (a.kind === 'comment') {
       meta.textContent = `${a.author.full_name}${a.internal ? ' · internal note' : ''} · ${when(a.created_at)}${a.edited_at ? ' · edited' : ''}`;
       li.append(meta, el('div', { class: 'body' }, a.body));
+      if (a.attachments && a.attachments.length) {
+        const files = el('ul', { class: 'comment-files' });
+        for (const f of a.attachments) {
+          const item = el('li');
+          item.append(el('a', { href: f.url, download: f.filename }, f.filename));
+          files.append(item);
+        }
+        li.append(files);
+      }
       if (onEdit && me && a.author.id === me) {
         const b = el('button', { type: 'button', class: 'secondary', 'data-action': 'edit' }, 'Edit');
         b.addEventListener('click', () => onEdit(a));

@@ -340,3 +340,19 @@ async fn browser_raises_a_request_operator_answers_and_customer_rates() -> anyho
     )
     .await
 }
+
+/// Issue 9: a file dropped onto the raise form uploads with a progress bar,
+/// a file over the limit is refused before sending, the request page lists
+/// the file and downloads the same bytes, the operator sees it.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_drops_a_file_on_the_raise_form_and_downloads_it() -> anyhow::Result<()> {
+    run_desk_script(
+        "attachments.mjs",
+        &[("attachment_max_bytes", "200000")],
+        &[
+            ("olga", "", "", "operator"),
+            ("ann", "ann@acme.example", "Ann Archer", "customer"),
+        ],
+    )
+    .await
+}
