@@ -247,6 +247,18 @@ async fn files_go_with_requests_and_comments_to_those_who_may_see_them() -> anyh
         Some(format!("\"{}\"", sha(&big)).as_str())
     );
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    // HEAD: the headers alone.
+    let r = bob
+        .client
+        .request(
+            "HEAD",
+            &format!("/api/attachments/{}", ids[0]),
+            &[],
+            Vec::new(),
+        )
+        .await?;
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert!(r.header("etag").is_some());
     // A range across a chunk boundary (256 KiB).
     let r = bob
         .client
