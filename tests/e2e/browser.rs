@@ -341,6 +341,22 @@ async fn browser_raises_a_request_operator_answers_and_customer_rates() -> anyho
     .await
 }
 
+/// Issue 10: the operator console's navigation, an admin unlocking a
+/// locked-out customer from the People page (and the audit page showing it),
+/// editing and hiding topics, and reading the report's SVG chart and tables.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_console_unlocks_a_user_edits_a_topic_and_reads_the_report() -> anyhow::Result<()> {
+    run_desk_script(
+        "console.mjs",
+        &[],
+        &[
+            ("olga", "", "", "admin"),
+            ("ann", "ann@acme.example", "Ann Archer", "customer"),
+        ],
+    )
+    .await
+}
+
 /// Issue 9: a file dropped onto the raise form uploads with a progress bar,
 /// a file over the limit is refused before sending, the request page lists
 /// the file and downloads the same bytes, the operator sees it.
