@@ -86,6 +86,12 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// `DESK_PERF=access,lists,raise` picks phases (all by default), so one
+/// budget can be worked on without waiting for the others.
+fn want(phase: &str) -> bool {
+    std::env::var("DESK_PERF").map_or(true, |v| v.split(',').any(|p| p.trim() == phase))
+}
+
 async fn approved(desk: &Desk, op: &Person, name: &str, company: &str) -> anyhow::Result<Person> {
     let p = desk
         .customer(
@@ -118,7 +124,7 @@ async fn desk_budgets() -> anyhow::Result<()> {
     )?;
 
     // ---- issue 7: an organization with 1,000 members and 1,000 requests.
-    {
+    if want("access") {
         let mut db = desk.db()?;
         let tx = db.transaction()?;
         for i in 0..1000 {
@@ -143,34 +149,36 @@ async fn desk_budgets() -> anyhow::Result<()> {
         tx.commit()?;
     }
     let c = ann.client.clone();
-    load(
-        "GET /api/access-requests (1,000 in org) c2",
-        2,
-        Duration::from_secs(5),
-        move |_, _| {
-            let c = c.clone();
-            async move { Ok(c.get("/api/access-requests?status=any").await?.status) }
-        },
-    )
-    .await?;
-    let c = ann.client.clone();
-    load(
-        "POST /api/access-requests/{id}/approve c1",
-        1,
-        Duration::from_secs(3),
-        move |_, i| {
-            let c = c.clone();
-            async move {
-                Ok(c.post_json(
-                    &format!("/api/access-requests/arm{}/approve", 800 + i),
-                    &json!({}),
-                )
-                .await?
-                .status)
-            }
-        },
-    )
-    .await?;
+    if want("access") {
+        load(
+            "GET /api/access-requests (1,000 in org) c2",
+            2,
+            Duration::from_secs(5),
+            move |_, _| {
+                let c = c.clone();
+                async move { Ok(c.get("/api/access-requests?status=any").await?.status) }
+            },
+        )
+        .await?;
+        let c = ann.client.clone();
+        load(
+            "POST /api/access-requests/{id}/approve c1",
+            1,
+            Duration::from_secs(3),
+            move |_, i| {
+                let c = c.clone();
+                async move {
+                    Ok(c.post_json(
+                        &format!("/api/access-requests/arm{}/approve", 800 + i),
+                        &json!({}),
+                    )
+                    .await?
+                    .status)
+                }
+            },
+        )
+        .await?;
+    }
 
     // ---- issue 8: 100,000 requests across 1,000 organizations.
     {
@@ -240,64 +248,67 @@ async fn desk_budgets() -> anyhow::Result<()> {
         },
     )
     .await?;
-    for (name, conns) in [
-        ("GET /api/requests?created_by=me c16", 16),
-        ("GET /api/requests?created_by=me c2", 2),
-    ] {
-        let c = ann.client.clone();
-        let (ok, _) = load(name, conns, Duration::from_secs(5), move |_, _| {
-            let c = c.clone();
-            async move {
-                Ok(c.get("/api/requests?created_by=me&status=any")
+    if want("lists") {
+        for (name, conns) in [
+            ("GET /api/requests?created_by=me c16", 16),
+            ("GET /api/requests?created_by=me c2", 2),
+        ] {
+            let c = ann.client.clone();
+            let (ok, _) = load(name, conns, Duration::from_secs(5), move |_, _| {
+                let c = c.clone();
+                async move {
+                    Ok(c.get("/api/requests?created_by=me&status=any")
+                        .await?
+                        .status)
+                }
+            })
+            .await?;
+            if conns == 16 {
+                println!(
+                    "  my requests at c16: {:.0}% of the floor",
+                    ok as f64 * 100.0 / floor.max(1) as f64
+                );
+            }
+        }
+        let c = op.client.clone();
+        load(
+            "GET /api/agent/requests (queue) c2",
+            2,
+            Duration::from_secs(5),
+            move |_, _| {
+                let c = c.clone();
+                async move { Ok(c.get("/api/agent/requests").await?.status) }
+            },
+        )
+        .await?;
+        let c = op.client.clone();
+        load(
+            "GET /api/agent/requests?q=certificate c2",
+            2,
+            Duration::from_secs(5),
+            move |_, i| {
+                let c = c.clone();
+                let q = ["certificate", "guarantee", "password transfer", "SD-4242"][i % 4];
+                async move {
+                    Ok(c.get(&format!(
+                        "/api/agent/requests?status=any&q={}",
+                        q.replace(' ', "%20")
+                    ))
                     .await?
                     .status)
-            }
-        })
+                }
+            },
+        )
         .await?;
-        if conns == 16 {
-            println!(
-                "  my requests at c16: {:.0}% of the floor",
-                ok as f64 * 100.0 / floor.max(1) as f64
-            );
-        }
     }
-    let c = op.client.clone();
-    load(
-        "GET /api/agent/requests (queue) c2",
-        2,
-        Duration::from_secs(5),
-        move |_, _| {
-            let c = c.clone();
-            async move { Ok(c.get("/api/agent/requests").await?.status) }
-        },
-    )
-    .await?;
-    let c = op.client.clone();
-    load(
-        "GET /api/agent/requests?q=certificate c2",
-        2,
-        Duration::from_secs(5),
-        move |_, i| {
-            let c = c.clone();
-            let q = ["certificate", "guarantee", "password transfer", "SD-4242"][i % 4];
-            async move {
-                Ok(c.get(&format!(
-                    "/api/agent/requests?status=any&q={}",
-                    q.replace(' ', "%20")
-                ))
-                .await?
-                .status)
-            }
-        },
-    )
-    .await?;
-    let before: i64 = desk
-        .db()?
-        .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?;
-    let mut raised = 0;
-    for conns in [16, 2] {
-        let c: Client = ann.client.clone();
-        let (ok, errors) = load(&format!("POST /api/requests c{conns}"), conns, Duration::from_secs(5), move |_, i| {
+    if want("raise") {
+        let before: i64 = desk
+            .db()?
+            .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?;
+        let mut raised = 0;
+        for conns in [16, 2] {
+            let c: Client = ann.client.clone();
+            let (ok, errors) = load(&format!("POST /api/requests c{conns}"), conns, Duration::from_secs(5), move |_, i| {
             let c = c.clone();
             async move {
                 Ok(c.post_json(
@@ -309,14 +320,15 @@ async fn desk_budgets() -> anyhow::Result<()> {
             }
         })
         .await?;
-        raised += ok;
-        assert_eq!(errors, 0, "raising at c{conns} had errors");
+            raised += ok;
+            assert_eq!(errors, 0, "raising at c{conns} had errors");
+        }
+        let after: i64 = desk
+            .db()?
+            .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?;
+        println!("rows created {} = 201 answers {}", after - before, raised);
+        assert_eq!((after - before) as usize, raised);
     }
-    let after: i64 = desk
-        .db()?
-        .query_row("SELECT count(*) FROM tickets", [], |r| r.get(0))?;
-    println!("rows created {} = 201 answers {}", after - before, raised);
-    assert_eq!((after - before) as usize, raised);
     println!("host process RSS after the loads {:.1} MiB", rss_mib());
     Ok(())
 }

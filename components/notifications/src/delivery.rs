@@ -52,10 +52,39 @@ pub fn inline_wait(tries: usize, failure: &Failure) -> Option<Duration> {
         .map(|ms| Duration::from_millis(*ms))
 }
 
+/// Messages the log transport claims and marks per statement, and most
+/// rounds of that per run. Writing to the log cannot fail half-way, so a batch
+/// is two writes however many messages it holds (an approval that tells 800
+/// members used to mean 1,600 single-row writes competing with every other
+/// writer for SQLite's one lock).
+const LOG_BATCH: i64 = 200;
+const LOG_ROUNDS: usize = 10;
+
 /// Delivers due mail; answers `{"delivered": n, "failed": m}`.
 pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
     let settings = Settings::from_ctx(ctx);
     let sql = ctx.sql()?;
+    edgedesk_core::db::relax_sync(sql);
+    // Most kicks find that an earlier run already took everything.
+    if !outbox::any_due(sql, ctx.now())? {
+        return Ok(serde_json::json!({ "delivered": 0, "failed": 0 }));
+    }
+    if settings.is_log() {
+        let mut delivered = 0;
+        for _ in 0..LOG_ROUNDS {
+            let batch = outbox::claim_batch(sql, ctx.now(), LOG_BATCH)?;
+            if batch.is_empty() {
+                break;
+            }
+            for mail in &batch {
+                transport::write_to_log(&settings, mail);
+            }
+            let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
+            outbox::mark_all_delivered(sql, &ids, ctx.now())?;
+            delivered += batch.len();
+        }
+        return Ok(serde_json::json!({ "delivered": delivered, "failed": 0 }));
+    }
     let retry_base = ctx
         .var_or("mail_retry_base_s", "30")
         .parse::<i64>()

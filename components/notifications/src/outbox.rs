@@ -29,11 +29,16 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
+// Pending mail and expired leases are looked up separately: each half is a
+// range on `outbox_due (state, next_attempt_at)`. One `WHERE … OR …` made
+// SQLite walk the whole table instead: 64 ms per claim, inside the write
+// lock, with 17,000 messages queued.
 const CLAIM: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
-     WHERE id = (SELECT id FROM outbox \
-                 WHERE (state = 'pending' AND next_attempt_at <= ?1) \
-                    OR (state = 'sending' AND lease_until < ?1) \
-                 ORDER BY next_attempt_at LIMIT 1) \
+     WHERE id = coalesce( \
+           (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at LIMIT 1), \
+           (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
+             ORDER BY next_attempt_at LIMIT 1)) \
        AND (state = 'pending' OR lease_until < ?1) \
      RETURNING id, to_addr, subject, text_body, html_body, attempts";
 
@@ -44,24 +49,62 @@ const DELIVERED: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?
 const RETRY: &str = "UPDATE outbox SET state = ?2, next_attempt_at = ?3, lease_until = NULL, last_error = ?4 \
      WHERE id = ?1 AND state = 'sending'";
 
+/// Up to `?3` due messages at once, for a transport that cannot fail
+/// half-way (the log): the same conditions as [`CLAIM`].
+const CLAIM_BATCH: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
+     WHERE id IN (SELECT id FROM (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                                  ORDER BY next_attempt_at LIMIT ?3) \
+                  UNION ALL \
+                  SELECT id FROM (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
+                                  ORDER BY next_attempt_at LIMIT ?3)) \
+       AND (state = 'pending' OR lease_until < ?1) \
+     RETURNING id, to_addr, subject, text_body, html_body, attempts";
+
+const DELIVERED_ALL: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?2, lease_until = NULL, \
+     text_body = '', html_body = '', last_error = NULL \
+     WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'sending'";
+
+/// Is anything claimable? A read, so the many kicks that find nothing to do
+/// never queue for the write lock.
+const ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
+     OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1)";
+
+fn claimed(r: &Row) -> Result<Claimed, ApiError> {
+    Ok(Claimed {
+        id: r.text(0)?,
+        to: r.text(1)?,
+        subject: r.text(2)?,
+        text: r.text(3)?,
+        html: r.text(4)?,
+        attempts: r.i64(5)?,
+    })
+}
+
 pub fn claim_next(sql: &dyn Sql, now: i64) -> Result<Option<Claimed>, ApiError> {
     let rows = sql.execute(CLAIM, params![now, LEASE_S])?;
-    rows.first()
-        .map(|r| {
-            Ok(Claimed {
-                id: r.text(0)?,
-                to: r.text(1)?,
-                subject: r.text(2)?,
-                text: r.text(3)?,
-                html: r.text(4)?,
-                attempts: r.i64(5)?,
-            })
-        })
-        .transpose()
+    rows.first().map(claimed).transpose()
+}
+
+/// Claims up to `limit` due messages in one statement.
+pub fn claim_batch(sql: &dyn Sql, now: i64, limit: i64) -> Result<Vec<Claimed>, ApiError> {
+    let rows = sql.execute(CLAIM_BATCH, params![now, LEASE_S, limit])?;
+    rows.rows.iter().map(claimed).collect()
+}
+
+pub fn any_due(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    let rows = sql.execute(ANY_DUE, params![now])?;
+    Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
 }
 
 pub fn mark_delivered(sql: &dyn Sql, id: &str, now: i64) -> Result<(), ApiError> {
     sql.execute(DELIVERED, params![id, now])?;
+    Ok(())
+}
+
+/// Marks every message of `ids` delivered in one statement.
+pub fn mark_all_delivered(sql: &dyn Sql, ids: &[&str], now: i64) -> Result<(), ApiError> {
+    let list = serde_json::to_string(ids).map_err(|e| ApiError::Internal(e.to_string()))?;
+    sql.execute(DELIVERED_ALL, params![list, now])?;
     Ok(())
 }
 
@@ -335,6 +378,69 @@ mod tests {
         assert_eq!(r.text(0).unwrap(), "delivered");
         assert_eq!(r.text(1).unwrap(), "");
         assert_eq!(r.text(2).unwrap(), "");
+    }
+
+    #[test]
+    fn a_batch_claims_each_due_message_once_and_marks_them_together() {
+        let (db, clock) = setup();
+        assert!(!any_due(&db, clock.now()).unwrap());
+        for i in 0..5 {
+            queue(&db, &clock, &format!("p{i}@example.com"));
+        }
+        assert!(any_due(&db, clock.now()).unwrap());
+        let first = claim_batch(&db, clock.now(), 3).unwrap();
+        let second = claim_batch(&db, clock.now(), 3).unwrap();
+        assert_eq!((first.len(), second.len()), (3, 2));
+        let mut ids: Vec<&str> = first.iter().chain(&second).map(|m| m.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "no message claimed twice");
+        // Claimed and leased: nothing is due until the lease runs out.
+        assert!(!any_due(&db, clock.now()).unwrap());
+        assert!(claim_batch(&db, clock.now(), 3).unwrap().is_empty());
+        let batch: Vec<&str> = first.iter().map(|m| m.id.as_str()).collect();
+        mark_all_delivered(&db, &batch, clock.now()).unwrap();
+        let states = db
+            .execute(
+                "SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state",
+                &[],
+            )
+            .unwrap();
+        let got: Vec<(String, i64)> = states
+            .rows
+            .iter()
+            .map(|r| (r.text(0).unwrap(), r.i64(1).unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [("delivered".to_owned(), 3), ("sending".to_owned(), 2)]
+        );
+        // The two still leased come back once the lease expires.
+        clock.advance(LEASE_S + 1);
+        assert!(any_due(&db, clock.now()).unwrap());
+        assert_eq!(claim_batch(&db, clock.now(), 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn claims_read_the_due_index_not_the_table() {
+        use edgedesk_core::db::Value;
+        let (db, _) = setup();
+        let (two, three, one): (&[Value], &[Value], &[Value]) =
+            (params![1, LEASE_S], params![1, LEASE_S, 10], params![1]);
+        for (stmt, args) in [(CLAIM, two), (CLAIM_BATCH, three), (ANY_DUE, one)] {
+            let plan = db
+                .execute(&format!("EXPLAIN QUERY PLAN {stmt}"), args)
+                .unwrap();
+            let details: Vec<String> = plan.rows.iter().map(|r| r.text(3).unwrap()).collect();
+            assert!(
+                details.iter().all(|d| !d.starts_with("SCAN outbox")),
+                "{stmt}: {details:?}"
+            );
+            assert!(
+                details.iter().filter(|d| d.contains("outbox_due")).count() >= 2,
+                "{stmt}: {details:?}"
+            );
+        }
     }
 
     #[test]

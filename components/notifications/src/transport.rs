@@ -91,6 +91,10 @@ impl fmt::Display for Failure {
 }
 
 impl Settings {
+    pub fn is_log(&self) -> bool {
+        matches!(self.transport, Transport::Log)
+    }
+
     pub fn from_ctx(ctx: &Ctx) -> Settings {
         let from = ctx.var_or("mail_from", "EdgeDesk <no-reply@localhost>");
         let transport = match ctx.var_or("mail_transport", "log").as_str() {
@@ -207,14 +211,19 @@ pub fn relay_body(from: &str, mail: &Claimed) -> Vec<u8> {
     serde_json::to_vec(&msg).unwrap_or_default()
 }
 
+/// The `log` transport: the mail, in full, on the host's log.
+pub fn write_to_log(settings: &Settings, mail: &Claimed) {
+    eprintln!(
+        "mail {} to {} from {}\nSubject: {}\n\n{}\n-- end of mail {}",
+        mail.id, mail.to, settings.from, mail.subject, mail.text, mail.id
+    );
+}
+
 /// Sends one mail (one try).
 pub async fn send(settings: &Settings, mail: &Claimed) -> Result<(), Failure> {
     match &settings.transport {
         Transport::Log => {
-            eprintln!(
-                "mail {} to {} from {}\nSubject: {}\n\n{}\n-- end of mail {}",
-                mail.id, mail.to, settings.from, mail.subject, mail.text, mail.id
-            );
+            write_to_log(settings, mail);
             Ok(())
         }
         Transport::Misconfigured(why) => Err(Failure::Config(why.clone())),

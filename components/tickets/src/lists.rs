@@ -69,7 +69,8 @@ fn common(
             let Some(fts) = search::fts_query(q) else {
                 return Ok(false);
             };
-            conds.push(search::condition(with_internal).into());
+            conds.push(search::condition(with_internal));
+            args.push(fts.clone().into());
             args.push(fts.into());
         }
     }

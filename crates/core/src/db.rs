@@ -171,6 +171,18 @@ where
     }
 }
 
+/// Commits on this connection stop waiting for the disk (`synchronous =
+/// NORMAL`; the setting is per connection, so every writer sets it). In WAL
+/// mode that is still crash-safe: a killed process loses nothing committed,
+/// and the file stays consistent; only a power cut can undo the last commits
+/// before the next checkpoint. With `FULL` every commit paid an fsync inside
+/// the write lock (2–3 ms here), which capped all writers together at a few
+/// hundred commits a second. See docs/PERFORMANCE.md ("the write path").
+pub fn relax_sync(sql: &dyn Sql) {
+    // A host that refuses (or a database not in WAL mode) keeps its default.
+    let _ = sql.execute("PRAGMA synchronous = NORMAL", &[]);
+}
+
 /// True for SQLite's "another connection holds the lock" errors.
 pub fn is_busy(e: &DbError) -> bool {
     match e {
@@ -183,6 +195,7 @@ pub fn is_busy(e: &DbError) -> bool {
 }
 
 fn begin_immediate(sql: &dyn Sql) -> Result<(), DbError> {
+    relax_sync(sql);
     let mut pause_ms: u64 = 1;
     let mut waited_ms: u64 = 0;
     loop {

@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_console",
         include_str!("../../../migrations/0007_console.sql"),
     ),
+    (
+        "0008_desk_speed",
+        include_str!("../../../migrations/0008_desk_speed.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -123,7 +127,8 @@ mod tests {
                 "0004_organizations",
                 "0005_requests",
                 "0006_attachments",
-                "0007_console"
+                "0007_console",
+                "0008_desk_speed"
             ]
         );
     }

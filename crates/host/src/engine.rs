@@ -119,7 +119,14 @@ fn new_engine(pooling: bool) -> Result<Engine, String> {
     if pooling {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config()));
     }
-    if std::env::var_os("EDGEDESK_NO_COMPILE_CACHE").is_none() {
+    // `EDGEDESK_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf report` names
+    // guest functions (with the compile cache off, so every function is
+    // compiled, and so mapped, in this process).
+    let perfmap = std::env::var_os("EDGEDESK_PERFMAP").is_some();
+    if perfmap {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    if !perfmap && std::env::var_os("EDGEDESK_NO_COMPILE_CACHE").is_none() {
         match wasmtime::Cache::from_file(None) {
             Ok(cache) => {
                 config.cache(Some(cache));
