@@ -10,7 +10,7 @@ use edgedesk_core::attachments::{self as store, CHUNK};
 use edgedesk_web::router::{respond, send};
 use edgedesk_web::{Ctx, Resp};
 use futures::SinkExt;
-use spin_sdk::http::{Fields, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::ResponseOutparam;
 
 use crate::names::{Range, content_disposition, inline_image, parse_range};
 
@@ -89,15 +89,7 @@ pub async fn serve(ctx: &Ctx, id: &str, out: ResponseOutparam) {
         Ok(p) => p,
         Err(e) => return send(respond(ctx, Err(e)), out).await,
     };
-    let resp = respond(ctx, Ok(plan.resp));
-    let entries: Vec<(String, Vec<u8>)> = resp
-        .headers
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
-    let fields = Fields::from_list(&entries).unwrap_or_else(|_| Fields::new());
-    let outgoing = OutgoingResponse::new(fields);
-    let _ = outgoing.set_status_code(resp.status);
+    let (outgoing, _) = respond(ctx, Ok(plan.resp)).into_outgoing();
     let mut body = outgoing.take_body();
     out.set(outgoing);
     if ctx.req.method == "HEAD" || plan.end <= plan.start {

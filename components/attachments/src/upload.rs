@@ -9,7 +9,7 @@
 //! in between leaves rows that `core::attachments::cleanup` finds. At most one
 //! chunk and one parser buffer are in memory, whatever the file size.
 
-use edgedesk_core::attachments::{self as store, CHUNK};
+use edgedesk_core::attachments::{self as store, CHUNK, kv_err};
 use edgedesk_core::token::hex;
 use edgedesk_core::{ApiError, Kv, Random, Sql};
 use edgedesk_web::router::{respond, send};
@@ -79,10 +79,6 @@ pub struct Upload<'a> {
     current: Option<Current>,
     /// Inside a part that is not a file (its data is skipped).
     total: u64,
-}
-
-fn kv_err(e: edgedesk_core::kv::KvError) -> ApiError {
-    ApiError::internal(format!("key-value: {e}"))
 }
 
 impl<'a> Upload<'a> {

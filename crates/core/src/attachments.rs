@@ -294,7 +294,8 @@ pub fn purge(sql: &dyn Sql, kv: &dyn Kv, id: &str, chunks: i64) -> Result<(), Ap
     Ok(())
 }
 
-fn kv_err(e: crate::kv::KvError) -> ApiError {
+/// A key-value failure as the contract's internal error.
+pub fn kv_err(e: crate::kv::KvError) -> ApiError {
     ApiError::internal(format!("key-value: {e}"))
 }
 

@@ -92,6 +92,15 @@ impl Resp {
     /// Writes the answer to Spin's response outparam, every header kept (also
     /// repeated ones such as several `Set-Cookie`).
     pub async fn send(self, out: spin_sdk::http::ResponseOutparam) -> Result<(), String> {
+        let (resp, body) = self.into_outgoing();
+        out.set_with_body(resp, body)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Status and headers as Spin's outgoing response (every header kept),
+    /// and the body, for handlers that stream their own.
+    pub fn into_outgoing(self) -> (spin_sdk::http::OutgoingResponse, Vec<u8>) {
         use spin_sdk::http::{Fields, OutgoingResponse};
         let entries: Vec<(String, Vec<u8>)> = self
             .headers
@@ -101,9 +110,7 @@ impl Resp {
         let fields = Fields::from_list(&entries).unwrap_or_else(|_| Fields::new());
         let resp = OutgoingResponse::new(fields);
         let _ = resp.set_status_code(self.status);
-        out.set_with_body(resp, self.body)
-            .await
-            .map_err(|e| format!("{e:?}"))
+        (resp, self.body)
     }
 
     pub fn into_spin(self) -> spin_sdk::http::Response {
