@@ -70,3 +70,113 @@ pub fn add_to_page(
     page["attachments"] = json!(items);
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::flows::{comment, page, raise};
+    use crate::testing::World;
+    use crate::tickets;
+    use edgedesk_core::access::require_desk_access;
+    use edgedesk_core::random::OsRandom;
+
+    fn viewer(w: &World, id: &str) -> Viewer {
+        require_desk_access(&w.db, id).unwrap()
+    }
+
+    fn upload(w: &World, who: &str, name: &str) -> String {
+        let id = store::begin(&w.db, &OsRandom, who, name, "text/plain", 0).unwrap();
+        store::finish(&w.db, &id, 1, "h").unwrap();
+        store::publish(&w.db, std::slice::from_ref(&id)).unwrap();
+        id
+    }
+
+    /// Downloads follow the request page's rule: the attachments component
+    /// checks it with one query (core::attachments::request_visible), which
+    /// must agree with tickets::can_see for every kind of viewer.
+    #[test]
+    fn the_download_rule_agrees_with_who_sees_the_request() {
+        let w = World::new();
+        let env = w.env();
+        let ann = viewer(&w, "ann");
+        let private = raise(&env, &ann, "technical-support", "p", "", "private", &[]).unwrap();
+        let shared = raise(
+            &env,
+            &ann,
+            "technical-support",
+            "s",
+            "",
+            "organization",
+            &[],
+        )
+        .unwrap();
+        // Gil takes part in the private one as a participant would.
+        tickets::add_participant(&w.db, &private.id, "gil", 0).unwrap();
+        for who in ["ann", "bob", "gil", "op"] {
+            let v = viewer(&w, who);
+            for t in [&private, &shared] {
+                assert_eq!(
+                    tickets::can_see(&w.db, &v, t).unwrap(),
+                    store::request_visible(&w.db, &v, &t.id).unwrap(),
+                    "{who} on {}",
+                    t.summary
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn files_show_on_the_page_and_under_their_comment_internal_ones_for_operators() {
+        let w = World::new();
+        let env = w.env();
+        let (ann, op) = (viewer(&w, "ann"), viewer(&w, "op"));
+        let a = upload(&w, "ann", "a.txt");
+        let t = raise(
+            &env,
+            &ann,
+            "technical-support",
+            "s",
+            "",
+            "private",
+            &[a.clone()],
+        )
+        .unwrap();
+        let n = upload(&w, "op", "note.txt");
+        let c = comment(&env, &op, &t, "internal", true, &[n.clone()]).unwrap();
+        let names = |p: &Json| -> Vec<String> {
+            p["attachments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["filename"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&page(&env, &ann, &t).unwrap()), ["a.txt"]);
+        let p = page(&env, &op, &t).unwrap();
+        assert_eq!(names(&p), ["a.txt", "note.txt"]);
+        let note = p["activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == c.as_str())
+            .unwrap();
+        assert_eq!(note["attachments"][0]["id"], n.as_str());
+        assert_eq!(p["attachments"][0]["can_remove"], true);
+        assert_eq!(
+            page(&env, &ann, &t).unwrap()["attachments"][0]["can_remove"],
+            true
+        );
+        // A link that fails rolls the comment back.
+        let e = comment(&env, &ann, &t, "again", false, &[a]).unwrap_err();
+        assert_eq!(e.code(), "unknown_attachment");
+        let p = page(&env, &op, &t).unwrap();
+        assert!(
+            p["activity"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["body"] != "again")
+        );
+    }
+}
