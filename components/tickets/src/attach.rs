@@ -139,11 +139,11 @@ mod tests {
             "s",
             "",
             "private",
-            &[a.clone()],
+            std::slice::from_ref(&a),
         )
         .unwrap();
         let n = upload(&w, "op", "note.txt");
-        let c = comment(&env, &op, &t, "internal", true, &[n.clone()]).unwrap();
+        let c = comment(&env, &op, &t, "internal", true, std::slice::from_ref(&n)).unwrap();
         let names = |p: &Json| -> Vec<String> {
             p["attachments"]
                 .as_array()
