@@ -262,6 +262,7 @@ mod tests {
         assert_eq!(
             *db.log.borrow(),
             [
+                "PRAGMA synchronous = NORMAL",
                 "BEGIN IMMEDIATE",
                 "BEGIN IMMEDIATE",
                 "BEGIN IMMEDIATE",
