@@ -3,7 +3,7 @@
 // and per month. Charts are inline SVG built with DOM calls (no library, no
 // markup strings); every number is also in a table next to its chart.
 import { api } from '/assets/api.js';
-import { chrome, el } from '/assets/chrome.js';
+import { chrome, el, when } from '/assets/chrome.js';
 
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
@@ -63,7 +63,7 @@ async function load() {
   const weeks = $('weeks').value;
   $('csv').href = `/api/admin/reports?weeks=${encodeURIComponent(weeks)}&format=csv`;
   const r = await api('GET', `/api/admin/reports?weeks=${encodeURIComponent(weeks)}`);
-  $('range').textContent = `From ${r.from.slice(0, 10)} to ${r.to.slice(0, 10)} (weeks start on Monday, UTC).`;
+  $('range').textContent = `From ${r.from.slice(0, 10)} to ${r.to.slice(0, 10)} (weeks start on Monday, UTC). Counted ${when(r.computed_at)}; reports are recounted at most every 5 minutes.`;
   $('hours').textContent = `Working hours: ${r.working_hours}. Requests opened in the range; a request not yet answered or resolved is not counted in that clock.`;
   const labels = r.weeks.map((w) => w.week_start);
   bars($('chart'), 'Requests opened and resolved per week', labels, [

@@ -4,5 +4,6 @@
 mod approvals;
 mod attachments;
 mod console;
+mod console_perf;
 mod desk_perf;
 mod requests;

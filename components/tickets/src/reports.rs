@@ -9,17 +9,20 @@
 //! O(1) per request (`WorkingHours::working_duration`), so the cost grows with
 //! the requests in the range, not with the whole table.
 
+use edgedesk_core::Kv;
 use edgedesk_core::audit::csv_field;
 use edgedesk_core::clock::rfc3339;
 use edgedesk_core::hours::WorkingHours;
+use edgedesk_core::kv::{get_json, set_json};
+use edgedesk_core::token::sha256_hex;
 use edgedesk_core::{ApiError, Sql, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const WEEK_S: i64 = 7 * 86_400;
 pub const DEFAULT_WEEKS: i64 = 12;
 pub const MAX_WEEKS: i64 = 104;
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Week {
     pub week_start: String,
     pub opened: i64,
@@ -27,7 +30,7 @@ pub struct Week {
 }
 
 /// Median and 90th percentile (nearest rank) of one clock, in seconds.
-#[derive(Debug, Serialize, PartialEq, Default)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct Clock {
     pub count: i64,
     pub median_working_s: Option<i64>,
@@ -36,7 +39,7 @@ pub struct Clock {
     pub p90_wall_s: Option<i64>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Rating {
     /// The topic's name (per topic) or `YYYY-MM` (per month).
     pub label: String,
@@ -44,8 +47,10 @@ pub struct Rating {
     pub average: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
+    /// When these numbers were counted (a report is reused for [`CACHE_S`]).
+    pub computed_at: String,
     pub from: String,
     pub to: String,
     pub working_hours: String,
@@ -172,6 +177,7 @@ pub fn build(
             .collect()
     };
     Ok(Report {
+        computed_at: rfc3339(now),
         from: rfc3339(from),
         to: rfc3339(to),
         working_hours: hours.describe(),
@@ -181,6 +187,45 @@ pub fn build(
         ratings_by_topic: ratings(BY_TOPIC)?,
         ratings_by_month: ratings(BY_MONTH)?,
     })
+}
+
+/// How long a counted report is reused. Counting scans every request of the
+/// range (about 60 ms for 12 weeks and 0.3 to 0.5 s for a year of a desk with
+/// 100,000 requests, docs/PERFORMANCE.md); reports are weekly figures, so
+/// five minutes old is fresh enough and every later view costs a key-value
+/// read. The answer's `computed_at` says how old the numbers are.
+pub const CACHE_S: i64 = 300;
+
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    computed_at: i64,
+    report: Report,
+}
+
+/// [`build`], reused from the key-value store while younger than [`CACHE_S`]
+/// (and in the same week). `hours_var` keys it, so a changed `working_hours`
+/// counts again. A failed cache write still answers the fresh report.
+pub fn cached(
+    sql: &dyn Sql,
+    kv: &dyn Kv,
+    hours_var: &str,
+    weeks: i64,
+    now: i64,
+) -> Result<Report, ApiError> {
+    let key = format!("report/v1/{weeks}/{}", &sha256_hex(hours_var)[..16]);
+    if let Some(c) = get_json::<Cached>(kv, &key)?
+        && (0..CACHE_S).contains(&(now - c.computed_at))
+        && week_start(c.computed_at) == week_start(now)
+    {
+        return Ok(c.report);
+    }
+    let report = build(sql, &WorkingHours::from_var(hours_var), weeks, now)?;
+    let c = Cached {
+        computed_at: now,
+        report,
+    };
+    let _ = set_json(kv, &key, &c);
+    Ok(c.report)
 }
 
 /// The report as CSV: one table per section, each with a `section` column.
@@ -323,5 +368,27 @@ mod tests {
         assert_eq!(parse_weeks(Some("0")).unwrap_err().code(), "invalid_weeks");
         assert_eq!(parse_weeks(None).unwrap(), 12);
         assert_eq!(week_start(1_795_188_600), 1_794_787_200);
+    }
+
+    #[test]
+    fn a_report_is_reused_for_five_minutes_then_counted_again() {
+        let w = World::new();
+        let kv = edgedesk_core::native::MemoryKv::default();
+        let hours = "Mon-Fri 08:00-17:00 Europe/Paris";
+        let now = 1_795_188_600;
+        put(&w, 1, now - 3600, None, None);
+        let a = cached(&w.db, &kv, hours, 4, now).unwrap();
+        assert_eq!(a.weeks[3].opened, 1);
+        put(&w, 2, now - 60, None, None);
+        let b = cached(&w.db, &kv, hours, 4, now + 60).unwrap();
+        assert_eq!(
+            (b.weeks[3].opened, b.computed_at.as_str()),
+            (1, a.computed_at.as_str())
+        );
+        let c = cached(&w.db, &kv, hours, 4, now + CACHE_S).unwrap();
+        assert_eq!(c.weeks[3].opened, 2);
+        // Other working hours are counted on their own.
+        let d = cached(&w.db, &kv, "Mon-Fri 09:00-17:00 UTC", 4, now + 60).unwrap();
+        assert_eq!(d.weeks[3].opened, 2);
     }
 }

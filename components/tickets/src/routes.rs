@@ -51,10 +51,8 @@ pub const ROUTES: &[Route] = &[
 fn admin_reports(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     ctx.require_operator()?;
     let weeks = crate::reports::parse_weeks(ctx.req.query_param("weeks").as_deref())?;
-    let hours = edgedesk_core::hours::WorkingHours::from_var(
-        &ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT),
-    );
-    let report = crate::reports::build(ctx.sql()?, &hours, weeks, ctx.now())?;
+    let hours = ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT);
+    let report = crate::reports::cached(ctx.sql()?, ctx.kv()?, &hours, weeks, ctx.now())?;
     match ctx.req.query_param("format").as_deref() {
         None | Some("") | Some("json") => Ok(Resp::json(200, &report)),
         Some("csv") => Ok(Resp::new(200)
