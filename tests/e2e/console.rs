@@ -64,7 +64,10 @@ async fn people_actions_work_for_operators_are_audited_and_refused_to_others() -
         "/api/admin/settings",
         "/api/admin/reports",
         "/api/admin/outbox",
+        "/api/admin/keys",
+        "/api/admin/request-types",
         "/api/agent/requests",
+        "/api/agent/counts",
     ] {
         let r = ann.client.get(path).await?;
         assert_eq!(r.status, 404, "GET {path}: {}", r.text());

@@ -606,16 +606,10 @@ fn admin_reset_second_factor(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
 
 // ------------------------------------------------------------ key rotation
 
-/// Key administration is for admins only (a fully signed-in session).
+/// Key administration is for admins only: operators get `403 admins_only`,
+/// everyone else `404`, like every `/api/admin` route.
 fn require_admin(ctx: &Ctx) -> Result<(), ApiError> {
-    let s = ctx.require_full()?;
-    if users::role(ctx.sql()?, &s.user_id)? != Some(users::Role::Admin) {
-        return Err(ApiError::forbidden(
-            "admins_only",
-            "Only administrators may manage keys.",
-        ));
-    }
-    Ok(())
+    ctx.require_admin().map(|_| ())
 }
 
 /// Which data key sealed how many values, and whether the previous key (and
