@@ -5,10 +5,14 @@
 //! `/api/auth/password/reset`, `/api/auth/username/forgot`,
 //! `/api/auth/password-policy`, `GET /api/session`, `GET`/`PATCH /api/profile`,
 //! `POST /api/profile/password`, `GET /api/terms`, `POST /api/terms/accept`,
-//! and the administrators' `POST /api/admin/users` (invite sign-up).
+//! and the administrators' `POST /api/admin/users` (invite sign-up); the
+//! operator console's people (`GET /api/admin/users`, `…/users/{id}` and its
+//! actions `unlock`, `end-sessions`, `role`, `deactivate`, `reactivate`, see
+//! `people`), `GET /api/admin/audit` (JSON or CSV) and `GET /api/admin/settings`.
 //!
 //! Owns tables `users`, `account_tokens` and `login_attempts`; writes sessions
-//! through `edgedesk_core::session` and mail through the outbox.
+//! through `edgedesk_core::session`, mail through the outbox and audit entries
+//! (sign-in failures, lockouts, account actions) through `edgedesk_core::audit`.
 
 mod accounts;
 mod env;

@@ -2,7 +2,8 @@
 //!
 //! Routes: `POST /api/notifications/deliver` (internal: service-chained callers,
 //! the host's scheduler, or an outside scheduler holding the secret
-//! `deliver_token`), `GET /api/admin/outbox` (operators).
+//! `deliver_token`), `GET /api/admin/outbox` and
+//! `POST /api/admin/outbox/{id}/retry` (operators; the retry is audited).
 //! Owns table `outbox` (rows are inserted by other components through
 //! `edgedesk_core::outbox::enqueue` inside their own transactions).
 //!

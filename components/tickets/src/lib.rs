@@ -5,7 +5,8 @@
 //! `rating`; the mailed rating link (`/api/requests/rating-link`); the
 //! operators' `/api/agent/requests…` (queue, raise on behalf, assign,
 //! transition, reply, internal notes, comment edits), `/api/agent/counts`,
-//! `/api/agent/operators`; admins' `/api/admin/request-types…`.
+//! `/api/agent/operators`; admins' `/api/admin/request-types…` (audited as
+//! admin edits); operators' `GET /api/admin/reports` (see `reports`).
 //!
 //! Owns tables `request_types`, `ticket_sequence`, `tickets`,
 //! `ticket_activity`, `ticket_participants`, `ticket_ratings` and

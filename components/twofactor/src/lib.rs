@@ -9,7 +9,9 @@
 //! `POST /api/2fa/challenge`, `POST /api/2fa/resend`, `POST /api/2fa/verify`,
 //! `GET /api/2fa/devices`, `DELETE /api/2fa/devices/{id}`; for admins, key
 //! rotation: `GET /api/admin/keys`, `POST /api/admin/keys/reseal`,
-//! `POST /api/admin/keys/check-link` (see `rekey`).
+//! `POST /api/admin/keys/check-link` (see `rekey`); for operators, the
+//! console's `POST /api/admin/second-factor/{user_id}/reset`. Method changes,
+//! wrong answers and lockouts are audited (`methods::audit`).
 //!
 //! Owns tables `twofactor_methods`, `twofactor_totp`, `twofactor_email_codes`,
 //! `twofactor_questions`, `twofactor_backup_codes`, `twofactor_webauthn`,
