@@ -138,12 +138,12 @@ async fn desk_budgets() -> anyhow::Result<()> {
             tx.execute(
                 "INSERT INTO memberships (user_id, organization_id, access, created_at, updated_at) \
                  VALUES (?1, ?2, ?3, 1, 1)",
-                rusqlite::params![uid, acme, if i < 800 { "approved" } else { "pending" }],
+                rusqlite::params![uid, acme, if i < 600 { "approved" } else { "pending" }],
             )?;
             tx.execute(
                 "INSERT INTO access_requests (id, user_id, organization_id, company_name, approver, \
                  status, created_at) VALUES ('ar' || ?1, ?1, ?2, 'acme', 'organization', ?3, ?4)",
-                rusqlite::params![uid, acme, if i < 800 { "approved" } else { "pending" }, i],
+                rusqlite::params![uid, acme, if i < 600 { "approved" } else { "pending" }, i],
             )?;
         }
         tx.commit()?;
@@ -169,7 +169,7 @@ async fn desk_budgets() -> anyhow::Result<()> {
                 let c = c.clone();
                 async move {
                     Ok(c.post_json(
-                        &format!("/api/access-requests/arm{}/approve", 800 + i),
+                        &format!("/api/access-requests/arm{}/approve", 600 + i),
                         &json!({}),
                     )
                     .await?

@@ -108,18 +108,21 @@ fn approve_in_tx(env: &Env<'_>, decider: &str, id: &str) -> Result<AccessRequest
             env.rng,
             &mail::approved(env, &r.requester, &r.organization_name),
         )?;
-        outbox::enqueue_copies(
+        // Every other member: one fan-out row now, copied per member by the
+        // notifications component (an organization of 800 made this
+        // transaction write 800 mails).
+        outbox::enqueue_to_members(
             sql,
             env.clock,
+            env.rng,
             &mail::joined(
                 env,
                 &r.requester.full_name,
                 &r.organization_name,
                 &decider_name,
             ),
-            "SELECT u.email AS addr FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.organization_id = ? AND m.access = 'approved' AND m.user_id <> ?",
-            params![r.organization_id.as_str(), r.requester.id.as_str()],
+            &r.organization_id,
+            &r.requester.id,
         )?;
         Ok(decided)
     }

@@ -60,14 +60,56 @@ pub fn inline_wait(tries: usize, failure: &Failure) -> Option<Duration> {
 const LOG_BATCH: i64 = 200;
 const LOG_ROUNDS: usize = 10;
 
+/// Fan-out chunks (`core::outbox::FANOUT_CHUNK` members each) one run copies
+/// into the outbox before delivering.
+const FANOUT_CHUNKS: usize = 80;
+
+/// Longest one delivery instance keeps going before it hands over to the
+/// next kick (it stops after the message in hand).
+const RUN_FOR_S: i64 = 30;
+
 /// Delivers due mail; answers `{"delivered": n, "failed": m}`.
+///
+/// One run at a time: a run holds the `mail.runner` lease, and a kick that
+/// finds it held returns at once. Without this, every request that queued
+/// mail started its own run; with an organization's 800 mails queued, raising
+/// requests at 16 connections kept a thousand delivery instances waiting on
+/// each other (the host's instance limit). Nothing queued is left behind: the
+/// run lets go of the lease and only then looks for due mail again, and a kick
+/// looks for the lease only after its mail was committed, so either the run
+/// sees the new mail or the kick finds the lease free.
 pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
     let settings = Settings::from_ctx(ctx);
     let sql = ctx.sql()?;
     edgedesk_core::db::relax_sync(sql);
-    // Most kicks find that an earlier run already took everything.
+    let until = ctx.now() + RUN_FOR_S;
+    let (mut delivered, mut failed) = (0, 0);
+    while outbox::claim_runner(sql, ctx.now())? {
+        let pass = one_pass(ctx, &settings).await;
+        // Let go even when the pass failed (a locked database): the next
+        // kick or due-check takes over.
+        outbox::release_runner(sql)?;
+        let (d, f, relay_down) = pass?;
+        delivered += d;
+        failed += f;
+        if relay_down || d + f == 0 || ctx.now() >= until || !outbox::any_due(sql, ctx.now())? {
+            break;
+        }
+    }
+    Ok(serde_json::json!({ "delivered": delivered, "failed": failed }))
+}
+
+/// One pass: copy fan-outs into the outbox, then deliver a batch. Returns
+/// (delivered, failed, the relay is failing for every message).
+async fn one_pass(ctx: &Ctx, settings: &Settings) -> Result<(usize, usize, bool), ApiError> {
+    let sql = ctx.sql()?;
+    // Mail to whole organizations becomes outbox rows first, a chunk per
+    // transaction. Busy with people's own writes: a later pass copies the rest.
+    if let Err(e) = edgedesk_core::outbox::expand_fanouts(sql, ctx.clock(), FANOUT_CHUNKS) {
+        eprintln!("mail fan-out: {e}");
+    }
     if !outbox::any_due(sql, ctx.now())? {
-        return Ok(serde_json::json!({ "delivered": 0, "failed": 0 }));
+        return Ok((0, 0, false));
     }
     if settings.is_log() {
         let mut delivered = 0;
@@ -77,13 +119,13 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
                 break;
             }
             for mail in &batch {
-                transport::write_to_log(&settings, mail);
+                transport::write_to_log(settings, mail);
             }
             let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
             outbox::mark_all_delivered(sql, &ids, ctx.now())?;
             delivered += batch.len();
         }
-        return Ok(serde_json::json!({ "delivered": delivered, "failed": 0 }));
+        return Ok((delivered, 0, false));
     }
     let retry_base = ctx
         .var_or("mail_retry_base_s", "30")
@@ -95,7 +137,10 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
         let Some(mail) = outbox::claim_next(sql, ctx.now())? else {
             break;
         };
-        match send_with_retries(&settings, &mail).await {
+        let result = send_with_retries(settings, &mail).await;
+        // The runner lease outlasts one message's tries; renew it for the next.
+        outbox::renew_runner(sql, ctx.now())?;
+        match result {
             Ok(()) => {
                 outbox::mark_delivered(sql, &mail.id, ctx.now())?;
                 delivered += 1;
@@ -106,14 +151,13 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
                 // The relay itself is failing (or misconfigured): the other
                 // messages would fail the same way; they stay due for the next run.
                 if failure.is_relay_wide() {
-                    break;
+                    return Ok((delivered, failed, true));
                 }
             }
         }
     }
-    Ok(serde_json::json!({ "delivered": delivered, "failed": failed }))
+    Ok((delivered, failed, false))
 }
-
 async fn send_with_retries(settings: &Settings, mail: &outbox::Claimed) -> Result<(), Failure> {
     let mut tries = 0;
     loop {

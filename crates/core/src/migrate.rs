@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_desk_speed",
         include_str!("../../../migrations/0008_desk_speed.sql"),
     ),
+    (
+        "0009_mail_fanout",
+        include_str!("../../../migrations/0009_mail_fanout.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -128,7 +132,8 @@ mod tests {
                 "0005_requests",
                 "0006_attachments",
                 "0007_console",
-                "0008_desk_speed"
+                "0008_desk_speed",
+                "0009_mail_fanout"
             ]
         );
     }

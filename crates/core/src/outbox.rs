@@ -59,33 +59,118 @@ pub fn enqueue(
     Ok(id)
 }
 
-/// Queues one copy of `mail` (its `to` is ignored) for every address that
-/// `recipients` (a SELECT whose one column, the address, is named `addr`) returns: one statement
-/// however many people are told, so a decision that tells a whole
-/// organization stays one short write. Returns how many were queued.
-pub fn enqueue_copies(
+/// Queues one copy of `mail` (its `to` is ignored) for every approved member
+/// of `organization_id` except `except_user_id`: one short row, whatever the
+/// organization's size. The notifications component copies it into the
+/// outbox, [`FANOUT_CHUNK`] members per transaction ([`expand_fanouts`]),
+/// before it delivers; members who joined or left in between (milliseconds)
+/// are told or not accordingly.
+pub fn enqueue_to_members(
     sql: &dyn Sql,
     clock: &dyn Clock,
+    rng: &dyn Random,
     mail: &Mail,
-    recipients: &str,
-    recipient_params: &[crate::db::Value],
-) -> Result<usize, ApiError> {
-    let now = clock.now();
-    let statement = format!(
-        "INSERT INTO outbox (id, kind, to_addr, subject, text_body, html_body, state, attempts, \
-         created_at, next_attempt_at) SELECT lower(hex(randomblob(16))), ?, r.addr, ?, ?, ?, \
-         'pending', 0, ?, ? FROM ({recipients}) AS r RETURNING id"
-    );
-    let mut params: Vec<crate::db::Value> = vec![
-        mail.kind.into(),
-        mail.subject.as_str().into(),
-        mail.text.as_str().into(),
-        mail.html.as_str().into(),
-        now.into(),
-        now.into(),
-    ];
-    params.extend(recipient_params.iter().cloned());
-    Ok(sql.execute(&statement, &params)?.rows.len())
+    organization_id: &str,
+    except_user_id: &str,
+) -> Result<String, ApiError> {
+    let id = new_id(rng);
+    sql.execute(
+        "INSERT INTO outbox_fanout (id, kind, subject, text_body, html_body, organization_id, \
+         except_user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            id.as_str(),
+            mail.kind,
+            mail.subject.as_str(),
+            mail.text.as_str(),
+            mail.html.as_str(),
+            organization_id,
+            except_user_id,
+            clock.now()
+        ],
+    )?;
+    Ok(id)
+}
+
+/// Members copied into the outbox per transaction: a few milliseconds of the
+/// write lock, so other writers never wait long behind a big organization.
+pub const FANOUT_CHUNK: i64 = 25;
+
+/// The next chunk's members (approved, not the excluded one, after the
+/// cursor, in user-id order): how many, and the last one's id.
+const FANOUT_NEXT: &str = "SELECT count(*), max(user_id) FROM (SELECT m.user_id FROM memberships m \
+     WHERE m.organization_id = ?1 AND m.access = 'approved' AND m.user_id <> ?2 AND m.user_id > ?3 \
+     ORDER BY m.user_id LIMIT ?4)";
+
+/// The same chunk, copied into the outbox in one statement.
+const FANOUT_COPY: &str = "INSERT INTO outbox (id, kind, to_addr, subject, text_body, html_body, state, \
+     attempts, created_at, next_attempt_at) \
+     SELECT lower(hex(randomblob(16))), ?5, u.email, ?6, ?7, ?8, 'pending', 0, ?9, ?9 \
+     FROM memberships m JOIN users u ON u.id = m.user_id \
+     WHERE m.organization_id = ?1 AND m.access = 'approved' AND m.user_id <> ?2 AND m.user_id > ?3 \
+     ORDER BY m.user_id LIMIT ?4";
+
+/// Copies pending fan-outs into the outbox, one chunk per transaction, for at
+/// most `chunks` chunks. Returns how many mails were queued. Safe to run from
+/// many instances at once: each chunk reads and moves the cursor inside its
+/// own write transaction, so no member is queued twice.
+pub fn expand_fanouts(sql: &dyn Sql, clock: &dyn Clock, chunks: usize) -> Result<usize, ApiError> {
+    // The common case, nothing to expand, is one read and no write lock.
+    let pending = sql.execute("SELECT EXISTS (SELECT 1 FROM outbox_fanout)", &[])?;
+    if pending.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) == 0 {
+        return Ok(0);
+    }
+    let mut queued = 0;
+    for _ in 0..chunks {
+        let done = crate::db::transaction(sql, || -> Result<Option<usize>, ApiError> {
+            let rows = sql.execute(
+                "SELECT id, kind, subject, text_body, html_body, organization_id, except_user_id, \
+                 after_user_id FROM outbox_fanout ORDER BY created_at, id LIMIT 1",
+                &[],
+            )?;
+            let Some(f) = rows.first() else {
+                return Ok(None);
+            };
+            let id = f.text(0)?;
+            let (org, except, after) = (f.text(5)?, f.text(6)?, f.text(7)?);
+            let next = sql.execute(
+                FANOUT_NEXT,
+                params![org.as_str(), except.as_str(), after.as_str(), FANOUT_CHUNK],
+            )?;
+            let next = next.first().ok_or_else(|| ApiError::internal("no count"))?;
+            let (n, last) = (next.i64(0)?, next.opt_text(1)?);
+            sql.execute(
+                FANOUT_COPY,
+                params![
+                    org.as_str(),
+                    except.as_str(),
+                    after.as_str(),
+                    FANOUT_CHUNK,
+                    f.text(1)?,
+                    f.text(2)?,
+                    f.text(3)?,
+                    f.text(4)?,
+                    clock.now()
+                ],
+            )?;
+            match last {
+                Some(cursor) if n == FANOUT_CHUNK => {
+                    sql.execute(
+                        "UPDATE outbox_fanout SET after_user_id = ? WHERE id = ?",
+                        params![cursor, id],
+                    )?;
+                }
+                _ => {
+                    sql.execute("DELETE FROM outbox_fanout WHERE id = ?", params![id])?;
+                }
+            }
+            Ok(Some(n as usize))
+        })?;
+        match done {
+            Some(n) => queued += n,
+            None => break,
+        }
+    }
+    Ok(queued)
 }
 
 /// Escapes text for HTML mail bodies.
@@ -115,7 +200,8 @@ const KICK_SETTING: &str = "mail.kick_at";
 /// free? Reads only: the `outbox_due (state, next_attempt_at)` index answers
 /// both branches, and `settings` is looked up by its primary key.
 const DUE: &str = "SELECT (EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
-        OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1)) \
+        OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1) \
+        OR EXISTS (SELECT 1 FROM outbox_fanout)) \
      AND COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?3), 0) <= ?1 - ?2";
 
 /// Claims the kick slot: one statement, so of many instances noticing the same
@@ -203,6 +289,79 @@ mod due_check_tests {
     }
 
     #[test]
+    fn a_fanout_tells_each_approved_member_but_one_exactly_once_in_chunks() {
+        let (db, clock) = setup();
+        db.execute(
+            "INSERT INTO organizations (id, name, name_key, state, created_at, updated_at) \
+             VALUES ('o1', 'Acme', 'acme', 'approved', 1, 1)",
+            &[],
+        )
+        .unwrap();
+        let total = FANOUT_CHUNK * 2 + 5;
+        for i in 0..total {
+            let id = format!("u{i:04}");
+            db.execute(
+                "INSERT INTO users (id, username, email, full_name, password_hash, role, \
+                 email_confirmed_at, created_at, updated_at) \
+                 VALUES (?1, ?1, ?1 || '@acme.example', ?1, 'x', 'customer', 1, 1, 1)",
+                params![id.as_str()],
+            )
+            .unwrap();
+            // Every tenth member is still pending: not told.
+            let access = if i % 10 == 9 { "pending" } else { "approved" };
+            db.execute(
+                "INSERT INTO memberships (user_id, organization_id, access, created_at, updated_at) \
+                 VALUES (?1, 'o1', ?2, 1, 1)",
+                params![id.as_str(), access],
+            )
+            .unwrap();
+        }
+        let mail = Mail {
+            kind: "org.joined",
+            to: String::new(),
+            subject: "New colleague".into(),
+            text: "t".into(),
+            html: "h".into(),
+        };
+        assert!(!mail_due(&db, clock.now()).unwrap());
+        enqueue_to_members(&db, &clock, &OsRandom, &mail, "o1", "u0000").unwrap();
+        // Nothing in the outbox yet, but delivery has work: the due-check says so.
+        assert!(mail_due(&db, clock.now()).unwrap());
+        // One chunk per call: the first call copies exactly one chunk.
+        assert_eq!(
+            expand_fanouts(&db, &clock, 1).unwrap(),
+            FANOUT_CHUNK as usize
+        );
+        let rest = expand_fanouts(&db, &clock, 10).unwrap();
+        let approved = (0..total).filter(|i| i % 10 != 9).count();
+        assert_eq!(
+            FANOUT_CHUNK as usize + rest,
+            approved - 1,
+            "all approved but the newcomer"
+        );
+        let rows = db
+            .execute(
+                "SELECT to_addr, count(*) FROM outbox GROUP BY to_addr HAVING count(*) > 1",
+                &[],
+            )
+            .unwrap();
+        assert!(rows.rows.is_empty(), "nobody told twice");
+        let told = db
+            .execute("SELECT count(*) FROM outbox WHERE to_addr IN ('u0000@acme.example', 'u0009@acme.example')", &[])
+            .unwrap();
+        assert_eq!(
+            told.first().unwrap().i64(0).unwrap(),
+            0,
+            "not the newcomer, not the pending"
+        );
+        let left = db
+            .execute("SELECT count(*) FROM outbox_fanout", &[])
+            .unwrap();
+        assert_eq!(left.first().unwrap().i64(0).unwrap(), 0);
+        assert_eq!(expand_fanouts(&db, &clock, 10).unwrap(), 0);
+    }
+
+    #[test]
     fn an_empty_outbox_is_never_due() {
         let (db, clock) = setup();
         assert!(!mail_due(&db, clock.now()).unwrap());
@@ -261,7 +420,11 @@ mod due_check_tests {
         assert!(
             details
                 .iter()
-                .all(|d| !d.starts_with("SCAN outbox") && !d.starts_with("SCAN settings")),
+                // `EXISTS (SELECT 1 FROM outbox_fanout)` reads one index entry.
+                .all(|d| {
+                    let d = d.replace("SCAN outbox_fanout USING COVERING INDEX", "");
+                    !d.starts_with("SCAN outbox") && !d.starts_with("SCAN settings")
+                }),
             "{details:?}"
         );
         assert!(

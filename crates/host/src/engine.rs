@@ -465,6 +465,7 @@ impl AppRuntime {
             sqlite: SqliteState {
                 dbs: self.sqlite.clone(),
                 allowed: c.sqlite_allowed.clone(),
+                background: false,
             },
             variables: VariablesState {
                 component_id: c.id.clone(),
@@ -490,6 +491,7 @@ impl AppRuntime {
             .ok_or_else(|| anyhow!("unknown component {:?}", route.component))?;
         headers::apply(&mut req, route, client_addr, &self.base)?;
         let mut store = self.new_store(c)?;
+        store.data_mut().sqlite.background = client_addr == CHAINED_CLIENT_ADDR;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let incoming = store
             .data_mut()
