@@ -21,6 +21,7 @@ pub const COMPONENTS: &[&str] = &[
     "twofactor",
     "approvals",
     "tickets",
+    "attachments",
 ];
 
 /// The route table (public so the OpenAPI test can compare it with openapi.yaml).

@@ -50,6 +50,12 @@ impl Ctx {
         Ok(self.sql.get_or_init(|| conn))
     }
 
+    /// Did this request open the database? (Components without one, like the
+    /// portal, never do.)
+    pub fn sql_opened(&self) -> bool {
+        self.sql.get().is_some()
+    }
+
     /// The `default` key-value store, opened on first use.
     pub fn kv(&self) -> Result<&dyn Kv, ApiError> {
         if let Some(s) = self.kv.get() {

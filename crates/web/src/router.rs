@@ -150,7 +150,9 @@ pub fn kick_after_answer(ctx: &Ctx) -> Kick {
     if ctx.kick.get() {
         return Kick::Queued;
     }
-    if ctx.req.cookie(COOKIE).is_none() {
+    // Only where the handler opened the database already: a component
+    // without one (the portal's health route) would fail to open it.
+    if ctx.req.cookie(COOKIE).is_none() || !ctx.sql_opened() {
         return Kick::No;
     }
     let now = ctx.now();
