@@ -45,7 +45,7 @@ async function load() {
     return tr;
   }));
   const pages = Math.max(1, Math.ceil(res.total / res.per_page));
-  $('page-info').textContent = `Page ${res.page} of ${pages} · ${res.total} requests`;
+  $('page-info').textContent = `Page ${res.page} of ${pages} · ${res.total >= 10000 ? '10,000+' : res.total} requests`;
   $('prev').disabled = page <= 1;
   $('next').disabled = page >= pages;
 }

@@ -48,6 +48,11 @@ pub fn link_key(
             message: "This service is not configured yet (link_secret is unset).".into(),
         });
     }
+    // Read first: made once per data directory, then only read. An insert
+    // (even one that changes nothing) takes the write lock on every request.
+    if let Some(key) = existing_local_key(sql)? {
+        return Ok(key);
+    }
     let mut fresh = [0u8; 32];
     rng.fill(&mut fresh);
     sql.execute(INSERT_SETTING, params!["local_link_key", b64url(&fresh)])?;
