@@ -32,11 +32,12 @@ pub struct Claimed {
 // Pending mail and expired leases are looked up separately: each half is a
 // range on `outbox_due (state, next_attempt_at)`. One `WHERE … OR …` made
 // SQLite walk the whole table instead: 64 ms per claim, inside the write
-// lock, with 17,000 messages queued.
+// lock, with 17,000 messages queued. Bulk mail (copies of a fan-out) goes
+// after every other due mail (`outbox_due_bulk (state, bulk, next_attempt_at)`).
 const CLAIM: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
      WHERE id = coalesce( \
            (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
-             ORDER BY next_attempt_at LIMIT 1), \
+             ORDER BY bulk, next_attempt_at LIMIT 1), \
            (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
              ORDER BY next_attempt_at LIMIT 1)) \
        AND (state = 'pending' OR lease_until < ?1) \
@@ -53,7 +54,7 @@ const RETRY: &str = "UPDATE outbox SET state = ?2, next_attempt_at = ?3, lease_u
 /// half-way (the log): the same conditions as [`CLAIM`].
 const CLAIM_BATCH: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
      WHERE id IN (SELECT id FROM (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                                  ORDER BY next_attempt_at LIMIT ?3) \
+                                  ORDER BY bulk, next_attempt_at LIMIT ?3) \
                   UNION ALL \
                   SELECT id FROM (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
                                   ORDER BY next_attempt_at LIMIT ?3)) \
@@ -489,6 +490,22 @@ mod tests {
         assert!(!claim_runner(&db, clock.now()).unwrap(), "renewed");
         clock.advance(2);
         assert!(claim_runner(&db, clock.now()).unwrap(), "expired");
+    }
+
+    #[test]
+    fn a_code_queued_after_an_organizations_bulk_mail_goes_first() {
+        let (db, clock) = setup();
+        for i in 0..3 {
+            queue(&db, &clock, &format!("member{i}@example.com"));
+        }
+        db.execute("UPDATE outbox SET bulk = 1", &[]).unwrap();
+        clock.advance(5);
+        queue(&db, &clock, "ada@example.com");
+        let first = claim_next(&db, clock.now()).unwrap().unwrap();
+        assert_eq!(first.to, "ada@example.com");
+        let batch = claim_batch(&db, clock.now(), 10).unwrap();
+        assert_eq!(batch.len(), 3, "then the bulk mail, oldest first");
+        assert_eq!(batch[0].to, "member0@example.com");
     }
 
     #[test]

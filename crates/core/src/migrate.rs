@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_mail_fanout",
         include_str!("../../../migrations/0009_mail_fanout.sql"),
     ),
+    (
+        "0010_outbox_bulk",
+        include_str!("../../../migrations/0010_outbox_bulk.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -133,7 +137,8 @@ mod tests {
                 "0006_attachments",
                 "0007_console",
                 "0008_desk_speed",
-                "0009_mail_fanout"
+                "0009_mail_fanout",
+                "0010_outbox_bulk"
             ]
         );
     }

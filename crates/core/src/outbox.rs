@@ -103,8 +103,8 @@ const FANOUT_NEXT: &str = "SELECT count(*), max(user_id) FROM (SELECT m.user_id 
 
 /// The same chunk, copied into the outbox in one statement.
 const FANOUT_COPY: &str = "INSERT INTO outbox (id, kind, to_addr, subject, text_body, html_body, state, \
-     attempts, created_at, next_attempt_at) \
-     SELECT lower(hex(randomblob(16))), ?5, u.email, ?6, ?7, ?8, 'pending', 0, ?9, ?9 \
+     attempts, created_at, next_attempt_at, bulk) \
+     SELECT lower(hex(randomblob(16))), ?5, u.email, ?6, ?7, ?8, 'pending', 0, ?9, ?9, 1 \
      FROM memberships m JOIN users u ON u.id = m.user_id \
      WHERE m.organization_id = ?1 AND m.access = 'approved' AND m.user_id <> ?2 AND m.user_id > ?3 \
      ORDER BY m.user_id LIMIT ?4";
