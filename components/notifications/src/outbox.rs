@@ -34,15 +34,6 @@ pub struct Claimed {
 // SQLite walk the whole table instead: 64 ms per claim, inside the write
 // lock, with 17,000 messages queued. Bulk mail (copies of a fan-out) goes
 // after every other due mail (`outbox_due_bulk (state, bulk, next_attempt_at)`).
-const CLAIM: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
-     WHERE id = coalesce( \
-           (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
-             ORDER BY bulk, next_attempt_at LIMIT 1), \
-           (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
-             ORDER BY next_attempt_at LIMIT 1)) \
-       AND (state = 'pending' OR lease_until < ?1) \
-     RETURNING id, to_addr, subject, text_body, html_body, attempts";
-
 // Bodies may carry one-time links: once delivered they are not kept.
 const DELIVERED: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?2, lease_until = NULL, \
      text_body = '', html_body = '', last_error = NULL WHERE id = ?1 AND state = 'sending'";
@@ -50,26 +41,22 @@ const DELIVERED: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?
 const RETRY: &str = "UPDATE outbox SET state = ?2, next_attempt_at = ?3, lease_until = NULL, last_error = ?4 \
      WHERE id = ?1 AND state = 'sending'";
 
-/// Up to `?3` due messages at once, for a transport that cannot fail
-/// half-way (the log): the same conditions as [`CLAIM`].
-const CLAIM_BATCH: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
+/// Up to `?3` due messages: pending ones first, then expired leases. Both
+/// halves are ranges on an index, read in that order, and the outer limit
+/// keeps the total to `?3` (one message for [`claim_next`]).
+const CLAIM: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
      WHERE id IN (SELECT id FROM (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
                                   ORDER BY bulk, next_attempt_at LIMIT ?3) \
                   UNION ALL \
                   SELECT id FROM (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
-                                  ORDER BY next_attempt_at LIMIT ?3)) \
+                                  ORDER BY next_attempt_at LIMIT ?3) \
+                  LIMIT ?3) \
        AND (state = 'pending' OR lease_until < ?1) \
      RETURNING id, to_addr, subject, text_body, html_body, attempts";
 
 const DELIVERED_ALL: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?2, lease_until = NULL, \
      text_body = '', html_body = '', last_error = NULL \
      WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'sending'";
-
-/// Is anything claimable? A read, so the many kicks that find nothing to do
-/// never queue for the write lock.
-const ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
-     OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1) \
-     OR EXISTS (SELECT 1 FROM outbox_fanout)";
 
 /// The delivery runner's lease (`settings` row `mail.runner`: until when, unix
 /// seconds): one statement, so of many kicks at once exactly one gets a row.
@@ -110,20 +97,16 @@ fn claimed(r: &Row) -> Result<Claimed, ApiError> {
 }
 
 pub fn claim_next(sql: &dyn Sql, now: i64) -> Result<Option<Claimed>, ApiError> {
-    let rows = sql.execute(CLAIM, params![now, LEASE_S])?;
-    rows.first().map(claimed).transpose()
+    Ok(claim_batch(sql, now, 1)?.pop())
 }
 
 /// Claims up to `limit` due messages in one statement.
 pub fn claim_batch(sql: &dyn Sql, now: i64, limit: i64) -> Result<Vec<Claimed>, ApiError> {
-    let rows = sql.execute(CLAIM_BATCH, params![now, LEASE_S, limit])?;
+    let rows = sql.execute(CLAIM, params![now, LEASE_S, limit])?;
     rows.rows.iter().map(claimed).collect()
 }
 
-pub fn any_due(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
-    let rows = sql.execute(ANY_DUE, params![now])?;
-    Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
-}
+pub use edgedesk_core::outbox::anything_due as any_due;
 
 pub fn mark_delivered(sql: &dyn Sql, id: &str, now: i64) -> Result<(), ApiError> {
     sql.execute(DELIVERED, params![id, now])?;
@@ -444,9 +427,14 @@ mod tests {
             got,
             [("delivered".to_owned(), 3), ("sending".to_owned(), 2)]
         );
-        // The two still leased come back once the lease expires.
+        // The two still leased come back once the lease expires; with a new
+        // pending one beside them, a claim of one takes only the pending one.
         clock.advance(LEASE_S + 1);
         assert!(any_due(&db, clock.now()).unwrap());
+        queue(&db, &clock, "late@example.com");
+        let one = claim_batch(&db, clock.now(), 1).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].to, "late@example.com");
         assert_eq!(claim_batch(&db, clock.now(), 10).unwrap().len(), 2);
     }
 
@@ -454,25 +442,22 @@ mod tests {
     fn claims_read_the_due_index_not_the_table() {
         use edgedesk_core::db::Value;
         let (db, _) = setup();
-        let (two, three, one): (&[Value], &[Value], &[Value]) =
-            (params![1, LEASE_S], params![1, LEASE_S, 10], params![1]);
-        for (stmt, args) in [(CLAIM, two), (CLAIM_BATCH, three), (ANY_DUE, one)] {
-            let plan = db
-                .execute(&format!("EXPLAIN QUERY PLAN {stmt}"), args)
-                .unwrap();
-            let details: Vec<String> = plan.rows.iter().map(|r| r.text(3).unwrap()).collect();
-            // `EXISTS (SELECT 1 FROM outbox_fanout)` reads one index entry.
-            assert!(
-                details
-                    .iter()
-                    .all(|d| !d.starts_with("SCAN outbox ") && d != "SCAN outbox"),
-                "{stmt}: {details:?}"
-            );
-            assert!(
-                details.iter().filter(|d| d.contains("outbox_due")).count() >= 2,
-                "{stmt}: {details:?}"
-            );
-        }
+        // The due-check's plan is core's test (`the_due_check_uses_indexes_only`).
+        let args: &[Value] = params![1, LEASE_S, 10];
+        let plan = db
+            .execute(&format!("EXPLAIN QUERY PLAN {CLAIM}"), args)
+            .unwrap();
+        let details: Vec<String> = plan.rows.iter().map(|r| r.text(3).unwrap()).collect();
+        assert!(
+            details
+                .iter()
+                .all(|d| !d.starts_with("SCAN outbox ") && d != "SCAN outbox"),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().filter(|d| d.contains("outbox_due")).count() >= 2,
+            "{details:?}"
+        );
     }
 
     #[test]

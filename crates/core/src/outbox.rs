@@ -199,10 +199,31 @@ const KICK_SETTING: &str = "mail.kick_at";
 /// past its retry time, or sending with an expired lease), and is the kick slot
 /// free? Reads only: the `outbox_due (state, next_attempt_at)` index answers
 /// both branches, and `settings` is looked up by its primary key.
-const DUE: &str = "SELECT (EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
-        OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1) \
-        OR EXISTS (SELECT 1 FROM outbox_fanout)) \
-     AND COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?3), 0) <= ?1 - ?2";
+/// "Delivery has work at `?1`": pending mail past its retry time, a lease
+/// that expired, or a fan-out to copy. One literal for the due-check below
+/// and for [`anything_due`].
+macro_rules! work_due {
+    () => {
+        "(EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
+          OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1) \
+          OR EXISTS (SELECT 1 FROM outbox_fanout))"
+    };
+}
+
+const DUE: &str = concat!(
+    "SELECT ",
+    work_due!(),
+    " AND COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?3), 0) <= ?1 - ?2"
+);
+
+const ANYTHING_DUE: &str = concat!("SELECT ", work_due!());
+
+/// Has delivery any work at `now` (whatever the kick slot says)? A read, so
+/// the many kicks that find nothing to do never queue for the write lock.
+pub fn anything_due(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    let rows = sql.execute(ANYTHING_DUE, params![now])?;
+    Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
+}
 
 /// Claims the kick slot: one statement, so of many instances noticing the same
 /// due mail at once exactly one gets a row back.
