@@ -280,15 +280,21 @@ pub struct SqliteConnection {
 /// change only outside a transaction (inside one, its `BEGIN` decided).
 /// A plain `BEGIN` is deferred: it takes no lock until it writes, and then
 /// SQLite's busy handler applies, as before.
-/// A data change run on its own (not `BEGIN …`).
-fn idle_write(statement: &str) -> bool {
-    !statement
-        .trim_start()
-        .get(..5)
-        .is_some_and(|w| w.eq_ignore_ascii_case("BEGIN"))
+/// Which writes go through the write gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GatedWrite {
+    /// `BEGIN IMMEDIATE`/`EXCLUSIVE`: holds the turn until back in autocommit.
+    Transaction,
+    /// A data change outside a transaction: holds the turn for one statement.
+    Statement,
 }
 
-fn needs_gate(statement: &str, idle: bool) -> bool {
+/// Does this statement, run on a connection in autocommit mode (`idle`),
+/// need the write gate, and as what? `BEGIN IMMEDIATE`/`EXCLUSIVE` always; a
+/// plain data change only outside a transaction (inside one, its `BEGIN`
+/// decided). A plain `BEGIN` is deferred: it takes no lock until it writes,
+/// and then SQLite's busy handler applies, as before.
+fn gated_write(statement: &str, idle: bool) -> Option<GatedWrite> {
     let mut words = statement
         .trim_start()
         .split(|c: char| c.is_whitespace() || c == ';')
@@ -298,9 +304,10 @@ fn needs_gate(statement: &str, idle: bool) -> bool {
         "BEGIN" => matches!(
             words.next().map(str::to_ascii_uppercase).as_deref(),
             Some("IMMEDIATE" | "EXCLUSIVE")
-        ),
-        "INSERT" | "UPDATE" | "DELETE" | "REPLACE" => idle,
-        _ => false,
+        )
+        .then_some(GatedWrite::Transaction),
+        "INSERT" | "UPDATE" | "DELETE" | "REPLACE" if idle => Some(GatedWrite::Statement),
+        _ => None,
     }
 }
 
@@ -439,16 +446,16 @@ impl sqlite::HostConnection for HostState {
         let wait_for = match (&handle.gate, &handle.turn) {
             (Some(gate), None) => {
                 let idle = conn.lock().map(|c| c.is_autocommit()).unwrap_or(true);
-                needs_gate(&statement, idle).then(|| gate.clone())
+                gated_write(&statement, idle).map(|kind| (gate.clone(), kind))
             }
             _ => None,
         };
-        if let Some(gate) = wait_for {
+        if let Some((gate, kind)) = wait_for {
             let waited = std::time::Instant::now();
             // Only a background *transaction* steps aside: a single-statement
             // write (a mail claim, or marking a sent mail delivered) is short,
             // and a delivered mail must be marked, not timed out.
-            let step_aside = self.sqlite.background && !idle_write(&statement);
+            let step_aside = self.sqlite.background && kind == GatedWrite::Transaction;
             let turn = gate.take_turn(step_aside).await?;
             if trace_enabled() {
                 let bg = if self.sqlite.background {
@@ -550,18 +557,25 @@ mod tests {
 
     #[test]
     fn writers_take_the_gate_and_readers_never_do() {
-        assert!(needs_gate("BEGIN IMMEDIATE", true));
-        assert!(needs_gate("  begin exclusive transaction;", true));
-        assert!(!needs_gate("BEGIN", true));
-        assert!(!needs_gate("BEGIN DEFERRED", true));
-        assert!(needs_gate("INSERT INTO t VALUES (1)", true));
-        assert!(needs_gate("update t set x = 1", true));
-        assert!(needs_gate("DELETE FROM t", true));
+        use GatedWrite::{Statement, Transaction};
+        assert_eq!(gated_write("BEGIN IMMEDIATE", true), Some(Transaction));
+        assert_eq!(
+            gated_write("  begin exclusive transaction;", true),
+            Some(Transaction)
+        );
+        assert_eq!(gated_write("BEGIN", true), None);
+        assert_eq!(gated_write("BEGIN DEFERRED", true), None);
+        assert_eq!(
+            gated_write("INSERT INTO t VALUES (1)", true),
+            Some(Statement)
+        );
+        assert_eq!(gated_write("update t set x = 1", true), Some(Statement));
+        assert_eq!(gated_write("DELETE FROM t", true), Some(Statement));
         // Inside a transaction its BEGIN decided.
-        assert!(!needs_gate("INSERT INTO t VALUES (1)", false));
-        assert!(!needs_gate("SELECT * FROM t", true));
-        assert!(!needs_gate("COMMIT", false));
-        assert!(!needs_gate("", true));
+        assert_eq!(gated_write("INSERT INTO t VALUES (1)", false), None);
+        assert_eq!(gated_write("SELECT * FROM t", true), None);
+        assert_eq!(gated_write("COMMIT", false), None);
+        assert_eq!(gated_write("", true), None);
     }
 
     /// A background writer that arrives while a foreground one waits lets
