@@ -6,4 +6,5 @@ mod attachments;
 mod console;
 mod console_perf;
 mod desk_perf;
+mod limits;
 mod requests;

@@ -302,6 +302,20 @@ impl Client {
         }
     }
 
+    /// The same browser (cookie jar and headers shared) connecting from
+    /// another local address, e.g. `127.0.0.2` (all of 127/8 is loopback on
+    /// Linux): the app sees another client address.
+    pub fn from_local_address(&self, ip: std::net::IpAddr) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_local_address(Some(ip));
+        Self {
+            addr: self.addr,
+            inner: HyperClient::builder(TokioExecutor::new()).build(connector),
+            cookies: self.cookies.clone(),
+            default_headers: self.default_headers.clone(),
+        }
+    }
+
     /// Adds a header sent with every request (e.g. `origin`).
     pub fn set_default_header(&self, name: &str, value: &str) {
         if let Ok(mut h) = self.default_headers.lock() {

@@ -6,7 +6,7 @@ use edgedesk_core::access::Viewer;
 use edgedesk_core::keys::verify_link;
 use edgedesk_core::{ApiError, params};
 use edgedesk_web::router::route;
-use edgedesk_web::{Ctx, Params, Resp, Route};
+use edgedesk_web::{Ctx, Params, Resp, Route, Write};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -77,6 +77,7 @@ fn env(ctx: &Ctx) -> Result<Env<'_>, ApiError> {
         prefix: ctx.var_or("ticket_key_prefix", "SD").trim().to_owned(),
         links: OnceCell::new(),
         load_links: Box::new(|| ctx.link_keys()),
+        limits: Vec::new(),
     })
 }
 
@@ -118,7 +119,8 @@ struct RaiseInput {
 fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let viewer = ctx.desk_viewer()?;
     let input: RaiseInput = ctx.req.json()?;
-    let env = env(ctx)?;
+    let mut env = env(ctx)?;
+    env.limits = ctx.write_limits(Write::Raise, &viewer);
     let t = flows::raise(
         &env,
         &viewer,
@@ -164,7 +166,7 @@ struct CommentInput {
 }
 
 fn comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
-    let (env, viewer, t) = visible(ctx, p)?;
+    let (mut env, viewer, t) = visible(ctx, p)?;
     let input: CommentInput = ctx.req.json()?;
     if input.internal == Some(true) {
         return Err(ApiError::invalid(
@@ -174,6 +176,7 @@ fn comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         ));
     }
     let files = input.attachment_ids.as_deref().unwrap_or_default();
+    env.limits = ctx.write_limits(Write::Comment, &viewer);
     let id = flows::comment(&env, &viewer, &t, &input.body, false, files)?;
     ctx.kick_mail();
     Ok(Resp::json(201, &json!({ "id": id })))
@@ -388,7 +391,10 @@ fn raise_for(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         None => false,
         Some(v) => tickets::check_visibility(v)? == "organization",
     };
-    let env = env(ctx)?;
+    let viewer = ctx.desk_viewer()?;
+    let mut env = env(ctx)?;
+    // The operator's own limits (the address), never the customer's.
+    env.limits = ctx.write_limits(Write::Raise, &viewer);
     let t = flows::raise_for(
         &env,
         &s.user_id,
@@ -399,7 +405,6 @@ fn raise_for(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         shared,
     )?;
     ctx.kick_mail();
-    let viewer = ctx.desk_viewer()?;
     Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
 }
 
@@ -439,10 +444,11 @@ fn transition(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
 }
 
 fn agent_comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
-    let (env, viewer, t) = agent(ctx, p)?;
+    let (mut env, viewer, t) = agent(ctx, p)?;
     let input: CommentInput = ctx.req.json()?;
     let internal = input.internal.unwrap_or(false);
     let files = input.attachment_ids.as_deref().unwrap_or_default();
+    env.limits = ctx.write_limits(Write::Comment, &viewer);
     let id = flows::comment(&env, &viewer, &t, &input.body, internal, files)?;
     ctx.kick_mail();
     Ok(Resp::json(201, &json!({ "id": id, "internal": internal })))
