@@ -43,6 +43,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/admin/request-types", admin_types),
     route("POST", "/api/admin/request-types", admin_type_create),
     route("PATCH", "/api/admin/request-types/{id}", admin_type_update),
+    route("POST", "/api/admin/request-types/order", admin_type_reorder),
     route("GET", "/api/admin/reports", admin_reports),
 ];
 
@@ -52,7 +53,8 @@ fn admin_reports(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     ctx.require_operator()?;
     let weeks = crate::reports::parse_weeks(ctx.req.query_param("weeks").as_deref())?;
     let hours = ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT);
-    let report = crate::reports::cached(ctx.sql()?, ctx.kv()?, &hours, weeks, ctx.now())?;
+    let hours = edgedesk_core::hours::WorkingHours::from_var(&hours);
+    let report = crate::reports::build(ctx.sql()?, &hours, weeks, ctx.now())?;
     match ctx.req.query_param("format").as_deref() {
         None | Some("") | Some("json") => Ok(Resp::json(200, &report)),
         Some("csv") => Ok(Resp::new(200)
@@ -526,4 +528,37 @@ fn admin_type_update(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         types::update(sql, p.get("id"), &input, ctx.now())
     })?;
     Ok(Resp::json(200, &t))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderInput {
+    ids: Vec<String>,
+}
+
+/// Admins: the whole topic order at once (`types::reorder`), in one
+/// transaction with its audit entry: a bad list changes nothing.
+fn admin_type_reorder(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let s = ctx.require_admin()?;
+    let input: OrderInput = ctx.req.json()?;
+    let sql = ctx.sql()?;
+    let label = edgedesk_core::audit::user_label(sql, &s.user_id)?;
+    let items = edgedesk_core::db::transaction(sql, || {
+        let items = types::reorder(sql, &input.ids, ctx.now())?;
+        let keys: Vec<&str> = items.iter().map(|t| t.key.as_str()).collect();
+        edgedesk_core::audit::record(
+            sql,
+            ctx.now(),
+            edgedesk_core::audit::Actor::user(&s.user_id, &label),
+            "topic.reorder",
+            edgedesk_core::audit::Target {
+                id: "request_types",
+                label: "topics",
+            },
+            &format!("order {}", keys.join(", ")),
+            &ctx.req.client_ip(),
+        )?;
+        Ok::<_, ApiError>(items)
+    })?;
+    Ok(Resp::json(200, &json!({ "items": items })))
 }
