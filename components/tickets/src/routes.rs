@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use edgedesk_core::access::Viewer;
 use edgedesk_core::keys::verify_link;
 use edgedesk_core::{ApiError, params};
+use edgedesk_web::request::JsonBody;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route, Write};
 use serde::Deserialize;
@@ -562,3 +563,23 @@ fn admin_type_reorder(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     })?;
     Ok(Resp::json(200, &json!({ "items": items })))
 }
+
+/// Every JSON body of this component's routes, parsed as the route parses it
+/// (fuzzed natively: fuzz/ and docs/SECURITY.md, "Fuzzing").
+#[doc(hidden)]
+pub const JSON_BODIES: &[JsonBody] = &[
+    JsonBody::of::<RaiseInput>("POST /api/requests"),
+    JsonBody::of::<RatingLinkInput>("POST /api/requests/rating-link"),
+    JsonBody::of::<CommentInput>("POST /api/requests/{key}/comments"),
+    JsonBody::of::<VisibilityInput>("POST /api/requests/{key}/visibility"),
+    JsonBody::of::<MuteInput>("POST /api/requests/{key}/mute"),
+    JsonBody::of::<RatingInput>("POST /api/requests/{key}/rating"),
+    JsonBody::of::<RaiseForInput>("POST /api/agent/requests"),
+    JsonBody::of::<AssignInput>("POST /api/agent/requests/{key}/assign"),
+    JsonBody::of::<TransitionInput>("POST /api/agent/requests/{key}/transition"),
+    JsonBody::of::<CommentInput>("POST /api/agent/requests/{key}/comments"),
+    JsonBody::of::<EditInput>("PATCH /api/agent/requests/{key}/comments/{id}"),
+    JsonBody::of::<TypeInput>("POST /api/admin/request-types"),
+    JsonBody::of::<TypeInput>("PATCH /api/admin/request-types/{id}"),
+    JsonBody::of::<OrderInput>("POST /api/admin/request-types/order"),
+];
