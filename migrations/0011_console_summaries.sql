@@ -163,21 +163,31 @@ WHEN NEW.hours IS NOT NULL BEGIN
          (NEW.kind, 1, NEW.work_b, NEW.created_at - ((NEW.created_at - 345600) % 604800 + 604800) % 604800, 1)
   ON CONFLICT (kind, measure, bucket, week) DO UPDATE SET n = n + 1
   ; END;
+-- Each statement names a whole primary key (an OR over the two measures
+-- made SQLite walk every bucket of the kind, once per stamped row).
 CREATE TRIGGER ticket_clocks_hist_delete AFTER DELETE ON ticket_clocks
 WHEN OLD.hours IS NOT NULL BEGIN
   UPDATE report_clock_hist SET n = n - 1
-  WHERE kind = OLD.kind AND week = OLD.created_at - ((OLD.created_at - 345600) % 604800 + 604800) % 604800
-    AND ((measure = 0 AND bucket = OLD.wall_b) OR (measure = 1 AND bucket = OLD.work_b))
-  ; END;
-CREATE TRIGGER ticket_clocks_hist_update AFTER UPDATE ON ticket_clocks BEGIN
-  UPDATE report_clock_hist SET n = n - 1
-  WHERE OLD.hours IS NOT NULL AND kind = OLD.kind
+  WHERE kind = OLD.kind AND measure = 0 AND bucket = OLD.wall_b
     AND week = OLD.created_at - ((OLD.created_at - 345600) % 604800 + 604800) % 604800
-    AND ((measure = 0 AND bucket = OLD.wall_b) OR (measure = 1 AND bucket = OLD.work_b))
-  ; INSERT INTO report_clock_hist (kind, measure, bucket, week, n)
-  SELECT NEW.kind, m.measure, CASE m.measure WHEN 0 THEN NEW.wall_b ELSE NEW.work_b END,
-         NEW.created_at - ((NEW.created_at - 345600) % 604800 + 604800) % 604800, 1
-  FROM (SELECT 0 AS measure UNION ALL SELECT 1) AS m WHERE NEW.hours IS NOT NULL
+  ; UPDATE report_clock_hist SET n = n - 1
+  WHERE kind = OLD.kind AND measure = 1 AND bucket = OLD.work_b
+    AND week = OLD.created_at - ((OLD.created_at - 345600) % 604800 + 604800) % 604800
+  ; END;
+CREATE TRIGGER ticket_clocks_hist_update_old AFTER UPDATE ON ticket_clocks
+WHEN OLD.hours IS NOT NULL BEGIN
+  UPDATE report_clock_hist SET n = n - 1
+  WHERE kind = OLD.kind AND measure = 0 AND bucket = OLD.wall_b
+    AND week = OLD.created_at - ((OLD.created_at - 345600) % 604800 + 604800) % 604800
+  ; UPDATE report_clock_hist SET n = n - 1
+  WHERE kind = OLD.kind AND measure = 1 AND bucket = OLD.work_b
+    AND week = OLD.created_at - ((OLD.created_at - 345600) % 604800 + 604800) % 604800
+  ; END;
+CREATE TRIGGER ticket_clocks_hist_update_new AFTER UPDATE ON ticket_clocks
+WHEN NEW.hours IS NOT NULL BEGIN
+  INSERT INTO report_clock_hist (kind, measure, bucket, week, n)
+  VALUES (NEW.kind, 0, NEW.wall_b, NEW.created_at - ((NEW.created_at - 345600) % 604800 + 604800) % 604800, 1),
+         (NEW.kind, 1, NEW.work_b, NEW.created_at - ((NEW.created_at - 345600) % 604800 + 604800) % 604800, 1)
   ON CONFLICT (kind, measure, bucket, week) DO UPDATE SET n = n + 1
   ; END;
 

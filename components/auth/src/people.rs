@@ -75,6 +75,15 @@ const LIST_COLS: &str = "u.id, u.username, u.email, u.full_name, u.role, o.name,
 /// fills a page at once).
 const TRIGRAM_MIN: usize = 3;
 
+/// At this many index matches a search is common: the newest-first scan
+/// fills a page within the first rows it reads, while the index would hand
+/// over every match to be joined and sorted (`q=example`, 10,000 matches:
+/// p50 111 ms through the index). Counting stops here, so the probe reads
+/// at most this many index entries.
+const COMMON: i64 = 300;
+const PROBE: &str = "SELECT count(*) FROM (SELECT 1 FROM people_search \
+     WHERE people_search MATCH ?1 LIMIT ?2)";
+
 /// `q` as one FTS5 string: a phrase, i.e. a substring for the trigram
 /// tokenizer, with nothing read as query syntax.
 fn fts_phrase(q: &str) -> String {
@@ -120,7 +129,15 @@ pub fn search(
     }
     let pat = like_pattern(q);
     let (limit, offset) = paging.limit_offset();
-    let indexed = q.chars().count() >= TRIGRAM_MIN;
+    let phrase = fts_phrase(q);
+    let indexed = q.chars().count() >= TRIGRAM_MIN
+        && sql
+            .execute(PROBE, params![phrase.as_str(), COMMON])?
+            .first()
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0)
+            < COMMON;
     let filter = if indexed {
         format!("{CANDIDATES} AND {MATCH_WHERE}")
     } else {
@@ -128,7 +145,6 @@ pub fn search(
     };
     // ?6 (the phrase) only in the indexed form: SQLite wants exactly the
     // parameters a statement names, up to the highest.
-    let phrase = fts_phrase(q);
     let args = params![q, pat.as_str(), role, limit, offset, phrase.as_str()];
     let rows = sql.execute(
         &format!(

@@ -119,14 +119,20 @@ pub fn bucket(d: i64) -> i64 {
     16 + (e - 4) * 8 + ((d >> (e - 3)) - 8)
 }
 
-/// Rows stamped per write transaction: short enough not to hold other
-/// writers back for long (about 10 ms natively).
-pub const STAMP_BATCH: i64 = 2000;
+/// Rows stamped per write transaction: a backfill (after the migration or a
+/// change of `working_hours`) holds other writers back for one batch at a
+/// time, not for the whole count.
+pub const STAMP_BATCH: i64 = 500;
 
-// Three index ranges of `ticket_clocks_hours` (an OR would scan the table).
-const PENDING: &str = "SELECT ticket_id, kind, created_at, at FROM ticket_clocks WHERE hours IS NULL \
-     UNION ALL SELECT ticket_id, kind, created_at, at FROM ticket_clocks WHERE hours < ?1 \
-     UNION ALL SELECT ticket_id, kind, created_at, at FROM ticket_clocks WHERE hours > ?1 \
+// Three index ranges of `ticket_clocks_hours` (an OR would scan the
+// table). INDEXED BY: statistics taken while every row was unstamped (all
+// NULL) made SQLite scan the table for `IS NULL`, 170,000 rows per report.
+const PENDING: &str = "SELECT ticket_id, kind, created_at, at FROM ticket_clocks \
+       INDEXED BY ticket_clocks_hours WHERE hours IS NULL \
+     UNION ALL SELECT ticket_id, kind, created_at, at FROM ticket_clocks \
+       INDEXED BY ticket_clocks_hours WHERE hours < ?1 \
+     UNION ALL SELECT ticket_id, kind, created_at, at FROM ticket_clocks \
+       INDEXED BY ticket_clocks_hours WHERE hours > ?1 \
      LIMIT ?2";
 const STAMP: &str = "UPDATE ticket_clocks SET hours = ?1, \
      wall_s = json_extract(j.value, '$[2]'), work_s = json_extract(j.value, '$[3]'), \
@@ -140,7 +146,9 @@ const STAMP: &str = "UPDATE ticket_clocks SET hours = ?1, \
 pub fn stamp(sql: &dyn Sql, hours: &WorkingHours) -> Result<usize, ApiError> {
     let id = hours_id(hours);
     let mut done = 0;
-    loop {
+    // Bounded (20 million clocks) so that a batch the UPDATE could not
+    // stamp can never turn into an endless loop.
+    for _ in 0..10_000 {
         let n = transaction(sql, || -> Result<usize, ApiError> {
             let rows = sql.execute(PENDING, params![id, STAMP_BATCH])?.rows;
             let mut batch = Vec::with_capacity(rows.len());
@@ -165,9 +173,10 @@ pub fn stamp(sql: &dyn Sql, hours: &WorkingHours) -> Result<usize, ApiError> {
         })?;
         done += n;
         if (n as i64) < STAMP_BATCH {
-            return Ok(done);
+            break;
         }
     }
+    Ok(done)
 }
 
 const WEEKS: &str =
@@ -186,11 +195,15 @@ const PERCENTILE_BUCKETS: &str = "WITH h AS ( \
        (p.pct * c.total + 99) / 100 - (c.cum - c.s) - 1 \
      FROM c JOIN p ON c.cum - c.s < (p.pct * c.total + 99) / 100 \
        AND c.cum >= (p.pct * c.total + 99) / 100";
-const IN_BUCKET_WALL: &str = "SELECT wall_s FROM ticket_clocks \
-     WHERE kind = ?1 AND wall_b = ?2 AND created_at >= ?3 AND created_at < ?4 \
+// One bucket in value order, rows outside the range skipped. The index is
+// named and `+created_at` keeps the range off it: with statistics from
+// before the rows were stamped SQLite chose a skip-scan on created_at and a
+// sort (100 to 400 ms instead of about 1).
+const IN_BUCKET_WALL: &str = "SELECT wall_s FROM ticket_clocks INDEXED BY ticket_clocks_wall \
+     WHERE kind = ?1 AND wall_b = ?2 AND +created_at >= ?3 AND +created_at < ?4 \
      ORDER BY wall_s LIMIT 1 OFFSET ?5";
-const IN_BUCKET_WORK: &str = "SELECT work_s FROM ticket_clocks \
-     WHERE kind = ?1 AND work_b = ?2 AND created_at >= ?3 AND created_at < ?4 \
+const IN_BUCKET_WORK: &str = "SELECT work_s FROM ticket_clocks INDEXED BY ticket_clocks_work \
+     WHERE kind = ?1 AND work_b = ?2 AND +created_at >= ?3 AND +created_at < ?4 \
      ORDER BY work_s LIMIT 1 OFFSET ?5";
 const BY_TOPIC: &str = "SELECT coalesce(rt.name, s.request_type_id), sum(s.n), sum(s.score_sum) \
      FROM report_ratings s LEFT JOIN request_types rt ON rt.id = s.request_type_id \
