@@ -11,7 +11,8 @@
 //! back from a snapshot taken before it, so every cell starts from the same
 //! world.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use edgedesk_e2e::desk::PASSWORD;
@@ -415,6 +416,10 @@ fn snapshot_of(w: &World, user_id: &str, token_hash: &str) -> anyhow::Result<Opt
 }
 
 fn restore(w: &World, s: &Snapshot) -> anyhow::Result<()> {
+    crate::world::retry(|| restore_once(w, s))
+}
+
+fn restore_once(w: &World, s: &Snapshot) -> anyhow::Result<()> {
     if snapshot_of(w, &s.user_id, &s.token_hash)?.as_ref() == Some(s) {
         // Nothing changed: no write (each commit costs an fsync).
         return Ok(());
@@ -481,6 +486,73 @@ fn show(e: &Expect) -> String {
     }
 }
 
+/// Workers running rows side by side. One: the test's own SQLite calls
+/// (snapshots, fixtures, counters) block a runtime thread, and the host runs
+/// on the same runtime; three workers starved it into a 60 s timeout under
+/// load. Raise it only with those calls moved to `spawn_blocking`.
+const WORKERS: usize = 1;
+
+/// One row: every caller in turn. Returns the observed line (matrix.txt's
+/// layout), the wrong answers and the number of cells.
+async fn run_row(
+    w: &World,
+    row: &Row,
+    questions: &[String],
+    alone: bool,
+) -> anyhow::Result<(String, Vec<String>, usize)> {
+    let row_started = std::time::Instant::now();
+    let mutating = row.method != "GET";
+    let mut f = fixture(w, row).await.context("fixture")?;
+    let mut got = Vec::new();
+    let mut wrong = Vec::new();
+    for (i, name) in CALLERS.iter().enumerate() {
+        let c = &w.callers[name];
+        if limited(&row.path) {
+            w.clear_limits()?;
+        }
+        let snap = if alone { snapshot(w, c)? } else { None };
+        let call = call(w, row, &f, questions).await?;
+        let r = send(w, c, &row.method, &call).await?;
+        if let Some(s) = &snap {
+            restore(w, s)?;
+        }
+        if !row.expect[i].accepts(r.status) {
+            wrong.push(format!(
+                "line {} {} {} [{}] as {name}: expected {}, got {} {}",
+                row.line,
+                row.method,
+                call.path,
+                row.target,
+                show(&row.expect[i]),
+                r.status,
+                r.text().chars().take(160).collect::<String>()
+            ));
+        }
+        if r.status >= 500 {
+            wrong.push(format!("line {}: 5xx for {name}", row.line));
+        }
+        got.push(r.status.to_string());
+        // A success used the object up: the next caller gets a fresh one.
+        if mutating && (200..300).contains(&r.status) && row.path.contains('{') {
+            f = fixture(w, row).await?;
+        }
+    }
+    if std::env::var_os("AUTHZ_TIMING").is_some() {
+        eprintln!("line {} took {:.1?}", row.line, row_started.elapsed());
+    }
+    let line = format!(
+        "{:<6} {:<48} {:<8} {}",
+        row.method,
+        row.path,
+        row.target,
+        got.iter()
+            .map(|s| format!("{s:<5}"))
+            .collect::<String>()
+            .trim_end()
+    );
+    Ok((line, wrong, CALLERS.len()))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_caller_gets_the_expected_answer_on_every_operation() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
@@ -511,61 +583,56 @@ async fn every_caller_gets_the_expected_answer_on_every_operation() -> anyhow::R
         .unwrap_or_default();
     anyhow::ensure!(questions.len() >= 2, "question catalogue: {catalog}");
 
+    // Rows run on `WORKERS` workers. A row that may change its callers
+    // themselves (a mutating self or console route) runs alone, with
+    // snapshot and restore; every other row only reads its callers' state
+    // and could share the world.
+    let w = Arc::new(w);
+    let questions = Arc::new(questions);
+    let gate = Arc::new(tokio::sync::RwLock::new(()));
+    let queue = Arc::new(std::sync::Mutex::new(
+        rows.iter().cloned().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let mut workers = Vec::new();
+    for _ in 0..WORKERS {
+        let (w, questions, gate, queue) =
+            (w.clone(), questions.clone(), gate.clone(), queue.clone());
+        workers.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let next = queue
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("queue"))?
+                    .pop_front();
+                let Some((i, row)) = next else { break };
+                let alone = row.method != "GET" && !owned(&row.path);
+                let result = if alone {
+                    let _g = gate.write().await;
+                    run_row(&w, &row, &questions, true).await
+                } else {
+                    let _g = gate.read().await;
+                    run_row(&w, &row, &questions, false).await
+                };
+                done.push((
+                    i,
+                    result.with_context(|| format!("matrix.txt line {}", row.line))?,
+                ));
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut results = Vec::new();
+    for h in workers {
+        results.extend(h.await??);
+    }
+    results.sort_by_key(|(i, _)| *i);
     let mut wrong = Vec::new();
     let mut observed = Vec::new();
     let mut cells = 0;
-    for row in &rows {
-        let row_started = std::time::Instant::now();
-        let mutating = row.method != "GET";
-        let mut f = fixture(&w, row)
-            .await
-            .with_context(|| format!("fixture for line {}", row.line))?;
-        let mut got = Vec::new();
-        for (i, name) in CALLERS.iter().enumerate() {
-            let c = &w.callers[name];
-            if limited(&row.path) {
-                w.clear_limits()?;
-            }
-            let snap = if mutating { snapshot(&w, c)? } else { None };
-            let call = call(&w, row, &f, &questions).await?;
-            let r = send(&w, c, &row.method, &call).await?;
-            if let Some(s) = &snap {
-                restore(&w, s)?;
-            }
-            cells += 1;
-            if !row.expect[i].accepts(r.status) {
-                wrong.push(format!(
-                    "line {} {} {} [{}] as {name}: expected {}, got {} {}",
-                    row.line,
-                    row.method,
-                    call.path,
-                    row.target,
-                    show(&row.expect[i]),
-                    r.status,
-                    r.text().chars().take(160).collect::<String>()
-                ));
-            }
-            if r.status >= 500 {
-                wrong.push(format!("line {}: 5xx for {name}", row.line));
-            }
-            got.push(r.status.to_string());
-            if mutating && (200..300).contains(&r.status) {
-                f = fixture(&w, row).await?;
-            }
-        }
-        if std::env::var_os("AUTHZ_TIMING").is_some() {
-            eprintln!("line {} took {:.1?}", row.line, row_started.elapsed());
-        }
-        observed.push(format!(
-            "{:<6} {:<48} {:<8} {}",
-            row.method,
-            row.path,
-            row.target,
-            got.iter()
-                .map(|s| format!("{s:<5}"))
-                .collect::<String>()
-                .trim_end()
-        ));
+    for (_, (line, bad, n)) in results {
+        observed.push(line);
+        wrong.extend(bad);
+        cells += n;
     }
     eprintln!(
         "authz matrix: {} rows, {cells} cells in {:.1?} (world built in {built:.1?})",
@@ -575,6 +642,7 @@ async fn every_caller_gets_the_expected_answer_on_every_operation() -> anyhow::R
     if std::env::var_os("AUTHZ_PRINT").is_some() || !wrong.is_empty() {
         eprintln!("observed:\n{}", observed.join("\n"));
     }
+    let w = Arc::try_unwrap(w).map_err(|_| anyhow::anyhow!("world still shared"))?;
     assert!(
         wrong.is_empty(),
         "{} wrong answers:\n{}",

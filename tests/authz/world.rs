@@ -127,19 +127,22 @@ impl World {
         let id = id_of(&r, "inviting")?;
         let token = format!("authz-session-{username}-{}", self.next());
         let csrf = format!("authz-csrf-{}", self.next());
-        let db = self.desk.db()?;
-        db.execute(
+        retry(|| {
+            let db = self.desk.db()?;
+            db.execute(
             "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'ann'), \
              email_confirmed_at = unixepoch(), terms_version = '2026-01', terms_accepted_at = unixepoch() \
              WHERE id = ?1",
             [&id],
         )?;
-        db.execute(
+            db.execute(
             "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, remember, created_at, \
              last_seen_at, expires_at, second_factor_at) \
              VALUES (?1, ?2, 'full', ?3, 0, unixepoch(), unixepoch(), unixepoch() + 86400, unixepoch())",
             rusqlite::params![sha256_hex(&token), id, csrf],
         )?;
+            Ok(())
+        })?;
         let client = self.desk.app.client();
         client.set_cookie("edgedesk_session", &token);
         client.set_default_header("x-csrf-token", &csrf);
@@ -456,30 +459,51 @@ impl World {
     /// A message the relay gave up on (as the console test makes one).
     pub fn failed_mail(&self) -> anyhow::Result<String> {
         let id = format!("gave-up-{}", self.next());
-        self.desk.db()?.execute(
+        retry(|| {
+            Ok(self.desk.db()?.execute(
             "INSERT INTO outbox (id, kind, to_addr, subject, text_body, html_body, state, attempts, \
              created_at, next_attempt_at, last_error) VALUES (?1, 'test', 'ann@acme.example', \
              'Gave up', 'again', '<p>again</p>', 'failed', 8, unixepoch(), unixepoch(), 'relay said 500')",
             [&id],
-        )?;
+        )?)
+        })?;
         Ok(id)
     }
 
     /// A trusted device of Bob's (someone else's for every other caller).
     pub fn device_of_bob(&self) -> anyhow::Result<String> {
         let id = format!("dev-{}", self.next());
-        self.desk.db()?.execute(
+        retry(|| {
+            Ok(self.desk.db()?.execute(
             "INSERT INTO twofactor_devices (id, user_id, token_hash, label, created_at, expires_at) \
              VALUES (?1, ?2, ?3, 'Bob laptop', unixepoch(), unixepoch() + 86400)",
             rusqlite::params![id, self.bob.id, sha256_hex(&id)],
-        )?;
+        )?)
+        })?;
         Ok(id)
     }
 }
 
 fn clear_limits(desk: &Desk) -> anyhow::Result<()> {
-    desk.db()?.execute("DELETE FROM counters", [])?;
-    Ok(())
+    retry(|| {
+        desk.db()?.execute("DELETE FROM counters", [])?;
+        Ok(())
+    })
+}
+
+/// Runs a write of the test's own on the app's database, again while SQLite
+/// says it is locked (the host's writers and the matrix's workers share it).
+pub fn retry<T>(mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e) if tries < 50 && format!("{e:#}").contains("locked") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20 * tries));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn placeholder(desk: &Desk) -> Person {
