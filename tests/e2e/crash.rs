@@ -77,10 +77,20 @@ async fn crash_child_host() -> anyhow::Result<()> {
     }
 }
 
-/// A host in a child process.
+/// A host in a child process (killed on drop too, so a failing test leaves
+/// no server behind).
 struct Host {
-    child: Child,
+    child: Option<Child>,
     addr: SocketAddr,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 impl Host {
@@ -128,7 +138,7 @@ impl Host {
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(addr) => Ok(Host {
-                child,
+                child: Some(child),
                 addr: addr.parse()?,
             }),
             Err(_) => {
@@ -141,8 +151,10 @@ impl Host {
 
     /// SIGKILL: no shutdown, no flush, no destructor.
     fn kill(mut self) -> anyhow::Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
         Ok(())
     }
 }
