@@ -20,6 +20,7 @@
 //! ```
 
 pub mod bench;
+pub mod bench_desk;
 pub mod bench_transfer;
 pub mod build;
 pub mod componentize;
