@@ -63,7 +63,7 @@ async function load() {
   const weeks = $('weeks').value;
   $('csv').href = `/api/admin/reports?weeks=${encodeURIComponent(weeks)}&format=csv`;
   const r = await api('GET', `/api/admin/reports?weeks=${encodeURIComponent(weeks)}`);
-  $('range').textContent = `From ${r.from.slice(0, 10)} to ${r.to.slice(0, 10)} (weeks start on Monday, UTC). Counted ${when(r.computed_at)}; reports are recounted at most every 5 minutes.`;
+  $('range').textContent = `From ${r.from.slice(0, 10)} to ${r.to.slice(0, 10)} (weeks start on Monday, UTC). Counted ${when(r.computed_at)}.`;
   $('hours').textContent = `Working hours: ${r.working_hours}. Requests opened in the range; a request not yet answered or resolved is not counted in that clock.`;
   const labels = r.weeks.map((w) => w.week_start);
   bars($('chart'), 'Requests opened and resolved per week', labels, [

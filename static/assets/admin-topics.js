@@ -1,5 +1,5 @@
 // Administrators: topics (request types). Create, edit, reorder (move up or
-// down: positions are renumbered 1…n) and hide. Operators see the list; the
+// down: the whole order is sent at once, positions become 1…n) and hide. Operators see the list; the
 // server answers 403 to their changes.
 import { api, showError, showStatus } from '/assets/api.js';
 import { chrome, el } from '/assets/chrome.js';
@@ -45,19 +45,16 @@ async function patch(id, body) {
   await load();
 }
 
-/** Swaps a topic with its neighbour; every position is rewritten 1…n so
- * equal or sparse positions from earlier edits end up in a clean order. */
+/** Swaps a topic with its neighbour: the whole order goes in one request
+ * (one transaction on the server, positions rewritten 1…n), so a failure
+ * leaves the old order, never half of the new one. */
 async function move(i, delta) {
   const order = topics.slice();
   const [t] = order.splice(i, 1);
   order.splice(i + delta, 0, t);
   listError(null);
   try {
-    for (const [n, x] of order.entries()) {
-      if (x.position !== n + 1) {
-        await api('PATCH', `/api/admin/request-types/${encodeURIComponent(x.id)}`, { position: n + 1 });
-      }
-    }
+    await api('POST', '/api/admin/request-types/order', { ids: order.map((x) => x.id) });
   } catch (err) { listError(err); }
   await load();
   // Keyboard users keep their place: focus follows the moved topic.

@@ -373,6 +373,65 @@ async fn topics_settings_outbox_and_reports_for_operators() -> anyhow::Result<()
         ]
     );
 
+    // Reorder: the whole order in one call, all or nothing.
+    let keys_of = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["key"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = keys_of(&boss.client.get("/api/admin/request-types").await?.json()?);
+    let mut reversed: Vec<String> = before.iter().rev().cloned().collect();
+    let r = post(
+        &opal,
+        "/api/admin/request-types/order",
+        &json!({ "ids": reversed }),
+    )
+    .await?;
+    assert_eq!((r.status, error_code(&r).as_str()), (403, "admins_only"));
+    let r = post(
+        &ann,
+        "/api/admin/request-types/order",
+        &json!({ "ids": reversed }),
+    )
+    .await?;
+    assert_eq!(r.status, 404);
+    let mut twice = reversed.clone();
+    twice[1] = twice[0].clone();
+    for bad in [
+        json!({ "ids": twice }),
+        json!({ "ids": [reversed[0].clone(), "no-such-topic"] }),
+        json!({ "ids": reversed[1..].to_vec() }),
+    ] {
+        let r = post(&boss, "/api/admin/request-types/order", &bad).await?;
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (400, "invalid_order"),
+            "{bad}"
+        );
+        let now = keys_of(&boss.client.get("/api/admin/request-types").await?.json()?);
+        assert_eq!(now, before, "a refused reorder changed nothing");
+    }
+    // Ids or keys: the new topic by its id.
+    if let Some(k) = reversed.iter_mut().find(|k| *k == "data-protection") {
+        *k = tid.clone();
+    }
+    let r = post(
+        &boss,
+        "/api/admin/request-types/order",
+        &json!({ "ids": reversed }),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = keys_of(&boss.client.get("/api/admin/request-types").await?.json()?);
+    assert_eq!(after, before.iter().rev().cloned().collect::<Vec<_>>());
+    let entries = audit_of(&opal, "request_types").await?;
+    assert_eq!(entries, [("topic.reorder".to_owned(), "boss".to_owned())]);
+
     // Settings: read-only, where to change them, never a secret.
     let r = opal.client.get("/api/admin/settings").await?;
     assert_eq!(r.status, 200, "{}", r.text());

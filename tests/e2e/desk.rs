@@ -5,5 +5,7 @@ mod approvals;
 mod attachments;
 mod console;
 mod console_perf;
+mod crash;
 mod desk_perf;
+mod limits;
 mod requests;

@@ -585,7 +585,8 @@ async fn lists_filter_by_status_topic_and_text() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_creations_get_consecutive_keys() -> anyhow::Result<()> {
-    let desk = Desk::start(&[]).await?;
+    // 100 raises each, far past a person's limit (30 per 10 minutes).
+    let desk = Desk::start(&[("limit_raise_per_account", "1000/600")]).await?;
     let (_op, ann, bob, _) = world(&desk).await?;
     let mut tasks = Vec::new();
     for i in 0..200 {

@@ -302,6 +302,20 @@ impl Client {
         }
     }
 
+    /// The same browser (cookie jar and headers shared) connecting from
+    /// another local address, e.g. `127.0.0.2` (all of 127/8 is loopback on
+    /// Linux): the app sees another client address.
+    pub fn from_local_address(&self, ip: std::net::IpAddr) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_local_address(Some(ip));
+        Self {
+            addr: self.addr,
+            inner: HyperClient::builder(TokioExecutor::new()).build(connector),
+            cookies: self.cookies.clone(),
+            default_headers: self.default_headers.clone(),
+        }
+    }
+
     /// Adds a header sent with every request (e.g. `origin`).
     pub fn set_default_header(&self, name: &str, value: &str) {
         if let Ok(mut h) = self.default_headers.lock() {
@@ -461,6 +475,8 @@ struct CaptureState {
     accepted: Mutex<Vec<CapturedMail>>,
     attempts: AtomicUsize,
     fail_remaining: AtomicUsize,
+    /// Milliseconds between accepting a message and answering 200.
+    answer_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 /// A local HTTP server standing in for the mail relay (and any upstream):
@@ -508,6 +524,15 @@ impl MailCapture {
     /// Answer the next `n` attempts with 503.
     pub fn fail_next(&self, n: usize) {
         self.state.fail_remaining.store(n, Ordering::SeqCst);
+    }
+
+    /// Waits `d` between recording a message as accepted and answering 200:
+    /// a sender killed in that gap has delivered without knowing it (the
+    /// crash test's at-least-once case).
+    pub fn delay_answers(&self, d: Duration) {
+        self.state
+            .answer_delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Requests answered with 200, in arrival order.
@@ -597,5 +622,9 @@ async fn capture(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    let delay = state.answer_delay_ms.load(Ordering::SeqCst);
+    if !fail && delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     resp
 }

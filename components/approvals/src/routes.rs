@@ -3,6 +3,7 @@
 use edgedesk_core::access::{self, Access};
 use edgedesk_core::db::transaction;
 use edgedesk_core::{ApiError, users};
+use edgedesk_web::request::JsonBody;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route};
 use serde::Deserialize;
@@ -340,3 +341,16 @@ fn admin_remove_member(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     })?;
     Ok(Resp::no_content())
 }
+
+/// Every JSON body of this component's routes, parsed as the route parses it
+/// (fuzzed natively: fuzz/ and docs/SECURITY.md, "Fuzzing").
+#[doc(hidden)]
+pub const JSON_BODIES: &[JsonBody] = &[
+    JsonBody::of::<CompanyInput>("POST /api/access-requests"),
+    JsonBody::of::<TokenInput>("POST /api/access-requests/approve-link"),
+    JsonBody::of::<DeclineInput>("POST /api/access-requests/{id}/decline"),
+    JsonBody::of::<OrgInput>("POST /api/admin/organizations"),
+    JsonBody::of::<OrgInput>("PATCH /api/admin/organizations/{id}"),
+    JsonBody::of::<MergeInput>("POST /api/admin/organizations/{id}/merge"),
+    JsonBody::of::<MemberInput>("POST /api/admin/organizations/{id}/members"),
+];

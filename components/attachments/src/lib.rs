@@ -10,8 +10,11 @@
 //! `edgedesk_web::serve_to`, which reads whole bodies.
 
 mod download;
-mod multipart;
-mod names;
+// Public (hidden) for the fuzz targets (fuzz/, docs/SECURITY.md "Fuzzing").
+#[doc(hidden)]
+pub mod multipart;
+#[doc(hidden)]
+pub mod names;
 pub mod routes;
 mod upload;
 pub use routes::ROUTES;

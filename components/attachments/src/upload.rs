@@ -11,9 +11,9 @@
 
 use edgedesk_core::attachments::{self as store, CHUNK, kv_err};
 use edgedesk_core::token::hex;
-use edgedesk_core::{ApiError, Kv, Random, Sql};
+use edgedesk_core::{ApiError, Kv, Random, Sql, rate_limit};
 use edgedesk_web::router::{respond, send};
-use edgedesk_web::{Ctx, Resp};
+use edgedesk_web::{Ctx, Resp, Write};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
@@ -266,6 +266,10 @@ async fn receive(ctx: &Ctx, incoming: IncomingRequest) -> Result<Resp, ApiError>
         });
     }
     let (sql, kv) = (ctx.sql()?, ctx.kv()?);
+    // Counted before a byte is stored (one statement, its own commit: the
+    // upload has no transaction around it), so a refused upload writes
+    // nothing but the count.
+    rate_limit::limit_all(sql, &ctx.write_limits(Write::Upload, &viewer), ctx.now())?;
     let mut up = Upload::new(sql, kv, ctx.rng(), viewer.user_id(), ctx.now(), limits);
     let mut parser = multipart::Parser::new(&boundary);
     let mut body = Box::pin(incoming.into_body_stream());

@@ -3,6 +3,7 @@
 use edgedesk_core::ApiError;
 use edgedesk_core::db::transaction;
 use edgedesk_core::second_factor;
+use edgedesk_web::request::JsonBody;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route, Stage};
 use serde::Deserialize;
@@ -440,6 +441,26 @@ fn terms_accept(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     })?;
     Ok(Resp::no_content())
 }
+
+/// Every JSON body of this component's routes, parsed as the route parses it
+/// (fuzzed natively: fuzz/ and docs/SECURITY.md, "Fuzzing").
+#[doc(hidden)]
+pub const JSON_BODIES: &[JsonBody] = &[
+    JsonBody::checked("POST /api/auth/signup", |r| {
+        signup::check(&r.json::<signup::SignupInput>()?)
+    }),
+    JsonBody::of::<TokenInput>("POST /api/auth/confirm"),
+    JsonBody::of::<login::LoginInput>("POST /api/auth/login"),
+    JsonBody::of::<recovery::ForgotPasswordInput>("POST /api/auth/password/forgot"),
+    JsonBody::of::<recovery::ForgotUsernameInput>("POST /api/auth/username/forgot"),
+    JsonBody::of::<recovery::ResetInput>("POST /api/auth/password/reset"),
+    JsonBody::of::<profile::ProfilePatch>("PATCH /api/profile"),
+    JsonBody::of::<profile::PasswordChange>("POST /api/profile/password"),
+    JsonBody::of::<profile::TermsAccept>("POST /api/terms/accept"),
+    JsonBody::of::<crate::invite::InviteInput>("POST /api/admin/users"),
+    JsonBody::of::<RoleInput>("POST /api/admin/users/{id}/role"),
+    JsonBody::of::<ReasonInput>("POST /api/admin/users/{id}/deactivate"),
+];
 
 #[cfg(test)]
 mod tests {

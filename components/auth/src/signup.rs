@@ -49,6 +49,11 @@ struct Valid {
     username: Option<String>,
 }
 
+/// The checks of a sign-up that need no storage (what [`validate`] finds).
+pub fn check(input: &SignupInput) -> Result<(), ApiError> {
+    validate(input).map(|_| ())
+}
+
 fn validate(input: &SignupInput) -> Result<Valid, ApiError> {
     let email = validate::email("email", &input.email)?;
     let full_name = validate::line("full_name", &input.full_name, 1, FULL_NAME_MAX)?;

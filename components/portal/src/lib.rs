@@ -4,7 +4,9 @@
 //! `/api/health`, and `/api/...` for everything no other component claims, which
 //! answers the contract's JSON 404. Owns no tables.
 
-mod static_files;
+// Public (hidden) for the fuzz targets (fuzz/, docs/SECURITY.md "Fuzzing").
+#[doc(hidden)]
+pub mod static_files;
 
 use edgedesk_core::ApiError;
 use edgedesk_core::hours::WorkingHours;

@@ -80,7 +80,8 @@ pub fn safe_segments(raw_path: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-fn candidates(raw_path: &str, segments: &[String]) -> Vec<String> {
+/// The files a safe path may name, in the order they are tried.
+pub fn candidates(raw_path: &str, segments: &[String]) -> Vec<String> {
     let joined = segments.join("/");
     if segments.is_empty() {
         return vec![format!("{ROOT}portal/index.html")];

@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 
 use edgedesk_core::keys::LinkKeys;
+use edgedesk_core::rate_limit::Check;
 use edgedesk_core::{ApiError, Clock, Random, Sql};
 
 pub struct Env<'a> {
@@ -19,6 +20,9 @@ pub struct Env<'a> {
     /// loaded on first use, since most requests sign nothing.
     pub links: OnceCell<LinkKeys>,
     pub load_links: Box<dyn Fn() -> Result<LinkKeys, ApiError> + 'a>,
+    /// The abuse limits this request's write counts against, in its own
+    /// transaction (`rate_limit::limit_all`); empty for the other routes.
+    pub limits: Vec<Check>,
 }
 
 impl Env<'_> {

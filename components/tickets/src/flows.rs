@@ -6,7 +6,7 @@
 use edgedesk_core::access::{self, Access, Viewer};
 use edgedesk_core::clock::rfc3339;
 use edgedesk_core::db::transaction;
-use edgedesk_core::{ApiError, params, users, validate};
+use edgedesk_core::{ApiError, params, rate_limit, users, validate};
 use serde_json::{Value as Json, json};
 
 use crate::activity::{self, Event};
@@ -48,6 +48,7 @@ pub fn raise(
     attachments: &[String],
 ) -> Result<Ticket, ApiError> {
     transaction(env.sql, || {
+        rate_limit::limit_all(env.sql, &env.limits, env.now())?;
         let t = tickets::insert(
             env,
             &NewTicket {
@@ -101,6 +102,7 @@ pub fn raise_for(
         )
     };
     transaction(env.sql, || {
+        rate_limit::limit_all(env.sql, &env.limits, env.now())?;
         let who = on_behalf_of.trim();
         let rows = env.sql.execute(
             "SELECT id, role FROM users WHERE id = ?1 OR username = lower(?1) OR email = lower(?1)",
@@ -229,6 +231,7 @@ pub fn comment(
     let body = activity::clean_body(body)?;
     let me = viewer.user_id();
     transaction(env.sql, || {
+        rate_limit::limit_all(env.sql, &env.limits, env.now())?;
         let t = reload(env, t)?;
         if t.status == "closed" {
             return Err(closed());

@@ -5,8 +5,9 @@ use std::cell::OnceCell;
 use edgedesk_core::access::Viewer;
 use edgedesk_core::keys::verify_link;
 use edgedesk_core::{ApiError, params};
+use edgedesk_web::request::JsonBody;
 use edgedesk_web::router::route;
-use edgedesk_web::{Ctx, Params, Resp, Route};
+use edgedesk_web::{Ctx, Params, Resp, Route, Write};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -43,6 +44,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/admin/request-types", admin_types),
     route("POST", "/api/admin/request-types", admin_type_create),
     route("PATCH", "/api/admin/request-types/{id}", admin_type_update),
+    route("POST", "/api/admin/request-types/order", admin_type_reorder),
     route("GET", "/api/admin/reports", admin_reports),
 ];
 
@@ -52,7 +54,8 @@ fn admin_reports(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     ctx.require_operator()?;
     let weeks = crate::reports::parse_weeks(ctx.req.query_param("weeks").as_deref())?;
     let hours = ctx.var_or("working_hours", edgedesk_core::hours::DEFAULT);
-    let report = crate::reports::cached(ctx.sql()?, ctx.kv()?, &hours, weeks, ctx.now())?;
+    let hours = edgedesk_core::hours::WorkingHours::from_var(&hours);
+    let report = crate::reports::build(ctx.sql()?, &hours, weeks, ctx.now())?;
     match ctx.req.query_param("format").as_deref() {
         None | Some("") | Some("json") => Ok(Resp::json(200, &report)),
         Some("csv") => Ok(Resp::new(200)
@@ -77,6 +80,7 @@ fn env(ctx: &Ctx) -> Result<Env<'_>, ApiError> {
         prefix: ctx.var_or("ticket_key_prefix", "SD").trim().to_owned(),
         links: OnceCell::new(),
         load_links: Box::new(|| ctx.link_keys()),
+        limits: Vec::new(),
     })
 }
 
@@ -118,7 +122,8 @@ struct RaiseInput {
 fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let viewer = ctx.desk_viewer()?;
     let input: RaiseInput = ctx.req.json()?;
-    let env = env(ctx)?;
+    let mut env = env(ctx)?;
+    env.limits = ctx.write_limits(Write::Raise, &viewer);
     let t = flows::raise(
         &env,
         &viewer,
@@ -164,7 +169,7 @@ struct CommentInput {
 }
 
 fn comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
-    let (env, viewer, t) = visible(ctx, p)?;
+    let (mut env, viewer, t) = visible(ctx, p)?;
     let input: CommentInput = ctx.req.json()?;
     if input.internal == Some(true) {
         return Err(ApiError::invalid(
@@ -174,6 +179,7 @@ fn comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
         ));
     }
     let files = input.attachment_ids.as_deref().unwrap_or_default();
+    env.limits = ctx.write_limits(Write::Comment, &viewer);
     let id = flows::comment(&env, &viewer, &t, &input.body, false, files)?;
     ctx.kick_mail();
     Ok(Resp::json(201, &json!({ "id": id })))
@@ -388,7 +394,10 @@ fn raise_for(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         None => false,
         Some(v) => tickets::check_visibility(v)? == "organization",
     };
-    let env = env(ctx)?;
+    let viewer = ctx.desk_viewer()?;
+    let mut env = env(ctx)?;
+    // The operator's own limits (the address), never the customer's.
+    env.limits = ctx.write_limits(Write::Raise, &viewer);
     let t = flows::raise_for(
         &env,
         &s.user_id,
@@ -399,7 +408,6 @@ fn raise_for(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         shared,
     )?;
     ctx.kick_mail();
-    let viewer = ctx.desk_viewer()?;
     Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
 }
 
@@ -439,10 +447,11 @@ fn transition(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
 }
 
 fn agent_comment(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
-    let (env, viewer, t) = agent(ctx, p)?;
+    let (mut env, viewer, t) = agent(ctx, p)?;
     let input: CommentInput = ctx.req.json()?;
     let internal = input.internal.unwrap_or(false);
     let files = input.attachment_ids.as_deref().unwrap_or_default();
+    env.limits = ctx.write_limits(Write::Comment, &viewer);
     let id = flows::comment(&env, &viewer, &t, &input.body, internal, files)?;
     ctx.kick_mail();
     Ok(Resp::json(201, &json!({ "id": id, "internal": internal })))
@@ -521,3 +530,56 @@ fn admin_type_update(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
     })?;
     Ok(Resp::json(200, &t))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderInput {
+    ids: Vec<String>,
+}
+
+/// Admins: the whole topic order at once (`types::reorder`), in one
+/// transaction with its audit entry: a bad list changes nothing.
+fn admin_type_reorder(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
+    let s = ctx.require_admin()?;
+    let input: OrderInput = ctx.req.json()?;
+    let sql = ctx.sql()?;
+    let label = edgedesk_core::audit::user_label(sql, &s.user_id)?;
+    let items = edgedesk_core::db::transaction(sql, || {
+        let items = types::reorder(sql, &input.ids, ctx.now())?;
+        let keys: Vec<&str> = items.iter().map(|t| t.key.as_str()).collect();
+        edgedesk_core::audit::record(
+            sql,
+            ctx.now(),
+            edgedesk_core::audit::Actor::user(&s.user_id, &label),
+            "topic.reorder",
+            edgedesk_core::audit::Target {
+                id: "request_types",
+                label: "topics",
+            },
+            &format!("order {}", keys.join(", ")),
+            &ctx.req.client_ip(),
+        )?;
+        Ok::<_, ApiError>(items)
+    })?;
+    Ok(Resp::json(200, &json!({ "items": items })))
+}
+
+/// Every JSON body of this component's routes, parsed as the route parses it
+/// (fuzzed natively: fuzz/ and docs/SECURITY.md, "Fuzzing").
+#[doc(hidden)]
+pub const JSON_BODIES: &[JsonBody] = &[
+    JsonBody::of::<RaiseInput>("POST /api/requests"),
+    JsonBody::of::<RatingLinkInput>("POST /api/requests/rating-link"),
+    JsonBody::of::<CommentInput>("POST /api/requests/{key}/comments"),
+    JsonBody::of::<VisibilityInput>("POST /api/requests/{key}/visibility"),
+    JsonBody::of::<MuteInput>("POST /api/requests/{key}/mute"),
+    JsonBody::of::<RatingInput>("POST /api/requests/{key}/rating"),
+    JsonBody::of::<RaiseForInput>("POST /api/agent/requests"),
+    JsonBody::of::<AssignInput>("POST /api/agent/requests/{key}/assign"),
+    JsonBody::of::<TransitionInput>("POST /api/agent/requests/{key}/transition"),
+    JsonBody::of::<CommentInput>("POST /api/agent/requests/{key}/comments"),
+    JsonBody::of::<EditInput>("PATCH /api/agent/requests/{key}/comments/{id}"),
+    JsonBody::of::<TypeInput>("POST /api/admin/request-types"),
+    JsonBody::of::<TypeInput>("PATCH /api/admin/request-types/{id}"),
+    JsonBody::of::<OrderInput>("POST /api/admin/request-types/order"),
+];

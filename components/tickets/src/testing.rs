@@ -61,6 +61,7 @@ impl World {
             prefix: "SD".into(),
             links: std::cell::OnceCell::new(),
             load_links: Box::new(|| Ok(LinkKeys::new(b"test link key", None))),
+            limits: Vec::new(),
         }
     }
 

@@ -185,6 +185,53 @@ pub fn update(
     find(sql, &cur.id)?.ok_or(ApiError::NotFound)
 }
 
+/// Most topics one reorder may name; a desk has a handful.
+pub const REORDER_MAX: usize = 200;
+
+fn invalid_order(message: &str) -> ApiError {
+    ApiError::invalid("ids", "invalid_order", message.to_owned())
+}
+
+/// Puts every topic in the order of `ids` (ids or keys), positions 1…n.
+/// All or nothing: the list must name each topic exactly once (a stale page
+/// that misses a topic created since, an unknown id or a duplicate is `400
+/// invalid_order`), and it is checked before anything is written. Call it
+/// inside a transaction (the route does, with its audit entry), so a write
+/// that fails half way changes nothing either.
+pub fn reorder(sql: &dyn Sql, ids: &[String], now: i64) -> Result<Vec<RequestType>, ApiError> {
+    if ids.is_empty() || ids.len() > REORDER_MAX {
+        return Err(invalid_order("List every topic once, in the new order."));
+    }
+    let all = list(sql, true)?;
+    let mut order: Vec<&RequestType> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = id.trim();
+        let t = all
+            .iter()
+            .find(|t| t.id == id || t.key == id)
+            .ok_or_else(|| invalid_order("The list names a topic that does not exist."))?;
+        if order.iter().any(|o| o.id == t.id) {
+            return Err(invalid_order("The list names a topic twice."));
+        }
+        order.push(t);
+    }
+    if order.len() != all.len() {
+        return Err(invalid_order(
+            "The list misses a topic (perhaps one added since the page was loaded): reload and try again.",
+        ));
+    }
+    for (n, t) in order.iter().enumerate() {
+        let position = n as i64 + 1;
+        if t.position != position {
+            sql.execute(
+                "UPDATE request_types SET position = ?2, updated_at = ?3 WHERE id = ?1",
+                params![t.id.as_str(), position, now],
+            )?;
+        }
+    }
+    list(sql, true)
+}
+
 /// "Finance Support" → "finance-support".
 fn slug(name: &str) -> String {
     let mut out = String::new();
@@ -229,6 +276,49 @@ mod tests {
             find(&w.db, "finance-support").unwrap().unwrap().id,
             "rt-finance-support"
         );
+    }
+
+    fn keys(w: &World) -> Vec<String> {
+        list(&w.db, true)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.key)
+            .collect()
+    }
+
+    #[test]
+    fn a_reorder_is_all_or_nothing() {
+        let w = World::new();
+        let before = keys(&w);
+        let mut ids: Vec<String> = before.iter().rev().cloned().collect();
+        // Each bad list is refused and leaves the order as it was, even the
+        // one whose first entries were valid moves.
+        let mut unknown = ids.clone();
+        unknown[6] = "no-such-topic".into();
+        let mut twice = ids.clone();
+        twice[6] = twice[0].clone();
+        let short = ids[..6].to_vec();
+        for bad in [unknown, twice, short, Vec::new()] {
+            let err = edgedesk_core::db::transaction(&w.db, || reorder(&w.db, &bad, 5));
+            assert_eq!(err.unwrap_err().code(), "invalid_order", "{bad:?}");
+            assert_eq!(keys(&w), before);
+        }
+        // A write that fails half way is rolled back with its transaction.
+        w.db.execute(
+            "CREATE TRIGGER fail_reorder BEFORE UPDATE OF position ON request_types \
+             WHEN NEW.id = 'rt-beneficial-owner' BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+            &[],
+        )
+        .unwrap();
+        assert!(edgedesk_core::db::transaction(&w.db, || reorder(&w.db, &ids, 5)).is_err());
+        assert_eq!(keys(&w), before);
+        w.db.execute("DROP TRIGGER fail_reorder", &[]).unwrap();
+        // Ids or keys, once each: positions become 1…n.
+        ids[0] = "rt-contestation".into();
+        let done = edgedesk_core::db::transaction(&w.db, || reorder(&w.db, &ids, 5)).unwrap();
+        let got: Vec<(String, i64)> = done.into_iter().map(|t| (t.key, t.position)).collect();
+        let want: Vec<(String, i64)> = before.iter().rev().cloned().zip(1..).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use edgedesk_core::clock::rfc3339;
 use edgedesk_core::db::transaction;
 use edgedesk_core::second_factor::DEVICE_COOKIE;
 use edgedesk_core::{ApiError, keys, users, validate};
+use edgedesk_web::request::JsonBody;
 use edgedesk_web::router::route;
 use edgedesk_web::{Ctx, Params, Resp, Route, Session, Stage};
 use serde::Deserialize;
@@ -665,3 +666,45 @@ fn keys_check_link(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     };
     Ok(Resp::json(200, &answer))
 }
+
+/// Every JSON body of this component's routes, parsed and checked as the
+/// route does before it touches storage (fuzzed natively: fuzz/ and
+/// docs/SECURITY.md, "Fuzzing").
+#[doc(hidden)]
+pub const JSON_BODIES: &[JsonBody] = &[
+    JsonBody::checked("POST /api/2fa/totp/confirm", |r| {
+        totp::parse_code(&r.json::<CodeBody>()?.code).map(|_| ())
+    }),
+    JsonBody::checked("POST /api/2fa/email/confirm", |r| {
+        totp::parse_code(&r.json::<CodeBody>()?.code).map(|_| ())
+    }),
+    JsonBody::of::<QuestionsBody>("POST /api/2fa/questions"),
+    JsonBody::checked("POST /api/2fa/webauthn/register", |r| {
+        CredentialIn::from_json(&r.json::<RegisterBody>()?.credential).map(|_| ())
+    }),
+    JsonBody::checked("POST /api/2fa/primary", |r| {
+        Kind::parse_field("method", &r.json::<MethodBody>()?.method).map(|_| ())
+    }),
+    JsonBody::checked("POST /api/2fa/challenge", |r| {
+        Kind::parse_field("method", &r.json::<MethodBody>()?.method).map(|_| ())
+    }),
+    JsonBody::checked("POST /api/2fa/verify", |r| {
+        let body: VerifyBody = r.json()?;
+        match Kind::parse_field("method", &body.method)? {
+            Kind::Totp | Kind::EmailOtp => totp::parse_code(code_of(&body.code)).map(|_| ()),
+            Kind::BackupCodes => backup_codes::parse_code(code_of(&body.code)).map(|_| ()),
+            Kind::SecurityQuestions => Ok(()),
+            Kind::Webauthn => match &body.credential {
+                Some(c) => CredentialIn::from_json(c).map(|_| ()),
+                None => Ok(()),
+            },
+        }
+    }),
+    JsonBody::checked("POST /api/admin/keys/check-link", |r| {
+        let body: CheckLinkBody = r.json()?;
+        let purpose = validate::line("purpose", &body.purpose, 1, 64)?;
+        let keys = keys::LinkKeys::new(b"fuzz", None);
+        let _ = keys::check_link(&keys, &purpose, body.token.trim(), 0);
+        Ok(())
+    }),
+];

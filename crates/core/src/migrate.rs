@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_outbox_bulk",
         include_str!("../../../migrations/0010_outbox_bulk.sql"),
     ),
+    (
+        "0011_console_summaries",
+        include_str!("../../../migrations/0011_console_summaries.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -138,7 +142,8 @@ mod tests {
                 "0007_console",
                 "0008_desk_speed",
                 "0009_mail_fanout",
-                "0010_outbox_bulk"
+                "0010_outbox_bulk",
+                "0011_console_summaries"
             ]
         );
     }

@@ -19,25 +19,47 @@
 //! # Ok(()) }
 //! ```
 
+// Without the `runtime` feature (on by default) only the manifest loader and
+// its pure helpers build: the fuzz targets (fuzz/) load spin.toml without
+// compiling wasmtime. A new module that needs the runtime takes the cfg too.
+pub mod allowed_hosts;
+#[cfg(feature = "runtime")]
 pub mod bench;
+#[cfg(feature = "runtime")]
 pub mod bench_desk;
+#[cfg(feature = "runtime")]
 pub mod bench_transfer;
+#[cfg(feature = "runtime")]
 pub mod build;
+#[cfg(feature = "runtime")]
 pub mod componentize;
+#[cfg(feature = "runtime")]
 pub mod engine;
+#[cfg(feature = "runtime")]
 pub mod files;
+#[cfg(feature = "runtime")]
 pub mod headers;
 pub mod manifest;
+#[cfg(feature = "runtime")]
 pub mod outbound;
+#[cfg(feature = "runtime")]
 pub mod routes;
+#[cfg(feature = "runtime")]
 pub mod runtime_config;
+#[cfg(feature = "runtime")]
 pub mod server;
+#[cfg(feature = "runtime")]
 pub mod spin_kv;
+#[cfg(feature = "runtime")]
 pub mod spin_sqlite;
+#[cfg(feature = "runtime")]
 pub mod startup;
+pub mod template;
+#[cfg(feature = "runtime")]
 pub mod variables;
 
 /// Host bindings for the Spin 2.0 interfaces spin-sdk 5.x components import.
+#[cfg(feature = "runtime")]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "wit",
@@ -51,5 +73,7 @@ pub mod bindings {
     });
 }
 
+#[cfg(feature = "runtime")]
 pub use build::build;
+#[cfg(feature = "runtime")]
 pub use server::{RunningApp, UpOptions, start};

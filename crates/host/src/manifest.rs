@@ -12,7 +12,7 @@ use anyhow::{Context as _, anyhow, bail};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::variables::{Template, validate_key};
+use crate::template::{Template, validate_key};
 
 /// The file name `spin up` looks for when given a directory.
 pub const DEFAULT_MANIFEST_FILE: &str = "spin.toml";
@@ -451,7 +451,7 @@ fn convert_component(
             }
         }
         if template.is_literal() {
-            crate::outbound::AllowedHost::parse(host)
+            crate::allowed_hosts::AllowedHost::parse(host)
                 .map_err(|e| anyhow!("allowed_outbound_hosts entry {host:?}: {e}"))?;
         }
     }

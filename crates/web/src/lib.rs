@@ -14,6 +14,7 @@ pub mod session;
 pub mod spin_store;
 
 pub use ctx::Ctx;
+pub use desk::Write;
 pub use edgedesk_core::{ApiError, Result};
 pub use request::Req;
 pub use response::Resp;
