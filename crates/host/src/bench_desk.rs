@@ -594,9 +594,294 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// The password every seeded customer signs in with in the mixed scenario.
+const MIXED_PASSWORD: &str = "bench-mixed-password-2026";
+
+/// The mixed scenario's operations, in the order they are reported.
+const MIXED_OPS: [&str; 7] = [
+    "sign-in POST /api/auth/login",
+    "list GET /api/requests?created_by=me",
+    "search GET /api/requests?q=",
+    "raise POST /api/requests",
+    "comment POST /api/requests/{key}/comments",
+    "upload POST /api/attachments (16 KiB)",
+    "download GET /api/attachments/{id}",
+];
+
+/// Which operation call `i` makes: of every 20 calls, 1 sign-in, 6 lists,
+/// 2 searches, 3 raises, 3 comments, 2 uploads and 3 downloads.
+fn mixed_op(i: u64) -> usize {
+    match i % 20 {
+        0 => 0,
+        1..=6 => 1,
+        7 | 8 => 2,
+        9..=11 => 3,
+        12..=14 => 4,
+        15 | 16 => 5,
+        _ => 6,
+    }
+}
+
+const UPLOAD_BOUNDARY: &str = "edgedesk-bench-mixed";
+
+fn upload_body(n: u64) -> Bytes {
+    let mut body = format!(
+        "--{UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note-{n}.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(b'a' + (n % 26) as u8, 16 * 1024));
+    body.extend(format!("\r\n--{UPLOAD_BOUNDARY}--\r\n").into_bytes());
+    Bytes::from(body)
+}
+
+fn post(
+    addr: SocketAddr,
+    path: &str,
+    who: Option<&Session>,
+    content_type: &str,
+    body: Bytes,
+) -> http::Result<http::Request<Full<Bytes>>> {
+    let mut b = http::Request::post(path)
+        .header(http::header::HOST, addr.to_string())
+        .header(http::header::CONTENT_TYPE, content_type);
+    if let Some(s) = who {
+        b = b
+            .header(http::header::COOKIE, s.cookie.as_str())
+            .header("x-csrf-token", s.csrf.as_str());
+    }
+    b.body(Full::new(body))
+}
+
+/// A request customer `o` raised in the seed that takes comments: customer
+/// `o` has requests `o + 1000k`, all with the status of `o % 4`, and status 3
+/// (closed) refuses comments, so those customers comment on a neighbour's
+/// comment as the customer before them, on that customer's request.
+fn open_request_of(o: usize, i: u64) -> (usize, i64) {
+    let o = if o % 4 == 3 { o - 1 } else { o };
+    let k = 1 + (i % 99) as i64;
+    (o, o as i64 + ORGANIZATIONS * k)
+}
+
+/// `edgedesk bench --scenario mixed`: issue 11's mixed load. Sign-in, list,
+/// search, raise, comment, upload and download, interleaved on every
+/// connection (64 by default), over the seeded desk, for the duration.
+pub async fn run_mixed(opts: DeskOptions, connections: usize) -> anyhow::Result<String> {
+    let app_dir = tempfile::tempdir()?;
+    let mut app = Child::spawn(&opts.exe, &opts.app, app_dir.path())?;
+    app.ready("/api/health").await?;
+    let db_path = app_dir
+        .path()
+        .join(crate::runtime_config::DEFAULT_SQLITE_FILE);
+    let seeded = seed(app.addr, &db_path).await?;
+    // One password hash for every customer (argon2id, the app's default
+    // parameters are in the PHC string the app verifies with).
+    let phc = {
+        use argon2::password_hash::{PasswordHasher as _, SaltString};
+        let salt = SaltString::encode_b64(random_token()?.as_bytes().get(..16).unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+        argon2::Argon2::default()
+            .hash_password(MIXED_PASSWORD.as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("hash: {e}"))?
+            .to_string()
+    };
+    rusqlite::Connection::open(&db_path)?.execute(
+        "UPDATE users SET password_hash = ?1 WHERE role = 'customer'",
+        [&phc],
+    )?;
+    let host = app.addr;
+    // Files to download: one upload per customer of the first 200, each
+    // downloadable by its uploader.
+    let mut files = Vec::new();
+    for o in 0..200usize {
+        let who = &seeded.customers[o];
+        let req = post(
+            host,
+            "/api/attachments",
+            Some(who),
+            &format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}"),
+            upload_body(o as u64),
+        )?;
+        let (status, body) = once(host, req).await?;
+        if status != 201 && status != 200 {
+            bail!(
+                "seeding an upload answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let text = String::from_utf8_lossy(&body);
+        let id = text
+            .split("\"id\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("the upload answer names no id")?
+            .to_owned();
+        files.push((o, id));
+    }
+    let count = |table: &str| -> anyhow::Result<i64> {
+        let db = rusqlite::Connection::open(&db_path)?;
+        Ok(db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+    };
+    let (tickets_before, comments_before, files_before) = (
+        count("tickets")?,
+        count("ticket_activity WHERE kind = 'comment'")?,
+        count("attachments")?,
+    );
+    let customers = Arc::new(seeded.customers);
+    let files = Arc::new(files);
+    let make = {
+        let customers = customers.clone();
+        move |conn: usize, i: u64| {
+            let op = mixed_op(i);
+            let o = pick(customers.len(), conn, i / 20 * 20 + (i % 20) * 7);
+            let who = &customers[o];
+            let json = "application/json";
+            let req = match op {
+                0 => post(
+                    host,
+                    "/api/auth/login",
+                    None,
+                    json,
+                    Bytes::from(format!(
+                        "{{\"login\":\"c{o}\",\"password\":\"{MIXED_PASSWORD}\"}}"
+                    )),
+                ),
+                1 => get(
+                    host,
+                    "/api/requests?created_by=me&status=any",
+                    Some(&who.cookie),
+                ),
+                2 => {
+                    let q = WORDS[(i / 20 % 8) as usize];
+                    get(
+                        host,
+                        &format!("/api/requests?status=any&q={q}"),
+                        Some(&who.cookie),
+                    )
+                }
+                3 => post(
+                    host,
+                    "/api/requests",
+                    Some(who),
+                    json,
+                    Bytes::from(format!(
+                        "{{\"request_type\":\"registration\",\"summary\":\"Mixed {conn}-{i}\",\"visibility\":\"private\"}}"
+                    )),
+                ),
+                4 => {
+                    let (o, n) = open_request_of(o, i);
+                    post(
+                        host,
+                        &format!("/api/requests/SD-{n}/comments"),
+                        Some(&customers[o]),
+                        json,
+                        Bytes::from(format!("{{\"body\":\"Mixed comment {conn}-{i}\"}}")),
+                    )
+                }
+                5 => post(
+                    host,
+                    "/api/attachments",
+                    Some(who),
+                    &format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}"),
+                    upload_body(i),
+                ),
+                _ => {
+                    let (o, id) = &files[(i as usize / 20 + conn) % files.len()];
+                    get(
+                        host,
+                        &format!("/api/attachments/{id}"),
+                        Some(&customers[*o].cookie),
+                    )
+                }
+            };
+            (op, req)
+        }
+    };
+    let labels: Vec<String> = MIXED_OPS.iter().map(|s| (*s).to_owned()).collect();
+    let idle_kib = status_kib(app.pid(), "VmRSS:");
+    let mut watch = RssWatch::start(app.pid());
+    let cpu_before = cpu_seconds(app.pid());
+    let stats = bench::run_requests(host, &labels, connections, opts.duration, make).await?;
+    let cpu = cpu_seconds(app.pid()) - cpu_before;
+    let peak_kib = watch.peak_kib();
+    let created = |label: usize| stats.get(label).map_or(0, |s| s.ok) as i64;
+    let (tickets, comments, uploads) = (
+        count("tickets")? - tickets_before,
+        count("ticket_activity WHERE kind = 'comment'")? - comments_before,
+        count("attachments")? - files_before,
+    );
+    let total: u64 = stats.iter().map(|s| s.requests).sum();
+    let errors: u64 = stats.iter().map(|s| s.errors + s.non_2xx).sum();
+    let mut out = format!(
+        "mixed load: {connections} connections for {:.0} s over {ORGANIZATIONS} organizations and {REQUESTS} requests\n\
+         {:<44} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7}\n",
+        opts.duration.as_secs_f64(),
+        "operation",
+        "answers",
+        "per s",
+        "p50",
+        "p99",
+        "errors",
+        "non-2xx"
+    );
+    for s in &stats {
+        out.push_str(&format!(
+            "{:<44} {:>8} {:>9.1} {:>7.2}ms {:>7.2}ms {:>7} {:>7}\n",
+            s.path,
+            s.requests,
+            s.requests_per_sec,
+            s.p50.as_secs_f64() * 1e3,
+            s.p99.as_secs_f64() * 1e3,
+            s.errors,
+            s.non_2xx
+        ));
+    }
+    let mib = |k: u64| k as f64 / 1024.0;
+    out.push_str(&format!(
+        "all: {total} answers, {:.1}/s, {errors} errors or non-2xx (budget 0): {}; host CPU {:.0} µs per answer\n\
+         rows created = 2xx answers: requests {tickets} = {}, comments {comments} = {}, files {uploads} = {}: {}\n\
+         host resident memory: {:.1} MiB idle, peak {:.1} MiB during the load\n",
+        total as f64 / opts.duration.as_secs_f64().max(0.001),
+        if errors == 0 { "yes" } else { "NO" },
+        cpu * 1e6 / total.max(1) as f64,
+        created(3),
+        created(4),
+        created(5),
+        if tickets == created(3) && comments == created(4) && uploads == created(5) {
+            "yes"
+        } else {
+            "NO"
+        },
+        mib(idle_kib),
+        mib(peak_kib),
+    ));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mix_has_every_operation_in_its_share() {
+        let mut seen = [0; MIXED_OPS.len()];
+        for i in 0..20 {
+            seen[mixed_op(i)] += 1;
+        }
+        assert_eq!(seen, [1, 6, 2, 3, 3, 2, 3]);
+    }
+
+    #[test]
+    fn comments_go_to_a_seeded_request_that_is_not_closed() {
+        for o in 0..1000 {
+            for i in 0..200 {
+                let (owner, n) = open_request_of(o, i);
+                assert!((1..=REQUESTS).contains(&n));
+                assert_eq!(n % ORGANIZATIONS, owner as i64);
+                assert_ne!(n % 4, 3, "request {n} is seeded closed");
+            }
+        }
+    }
 
     #[test]
     fn consecutive_calls_of_a_connection_go_to_different_customers() {

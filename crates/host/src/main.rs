@@ -115,7 +115,10 @@ enum Command {
         /// Instead of the paths: a whole scenario. `desk` seeds 100,000
         /// requests and measures issue 8's budgets against the hello floor,
         /// with the app and the floor in child processes.
-        #[arg(long = "scenario", value_parser = ["desk"])]
+        /// `mixed` (issue 11) signs in, lists, searches, raises, comments,
+        /// uploads and downloads at once on the seeded desk (64 connections
+        /// unless -c says otherwise).
+        #[arg(long = "scenario", value_parser = ["desk", "mixed"])]
         scenario: Option<String>,
         /// The hello floor's app, for `--scenario desk`.
         #[arg(long = "floor", default_value = "tests/fixtures/hello")]
@@ -322,14 +325,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     build(&from)?;
                     build(&floor)?;
                 }
-                let report =
-                    edgedesk_host::bench_desk::run(edgedesk_host::bench_desk::DeskOptions {
-                        exe: std::env::current_exe()?,
-                        app: from,
-                        floor,
-                        duration: Duration::from_secs(duration.max(1)),
-                    })
-                    .await?;
+                let opts = edgedesk_host::bench_desk::DeskOptions {
+                    exe: std::env::current_exe()?,
+                    app: from,
+                    floor,
+                    duration: Duration::from_secs(duration.max(1)),
+                };
+                let report = if scenario.as_deref() == Some("mixed") {
+                    // The default `16,64` is the path bench's; the mixed
+                    // scenario runs one load, at the last count given.
+                    let c = connections.last().copied().unwrap_or(64);
+                    edgedesk_host::bench_desk::run_mixed(opts, c).await?
+                } else {
+                    edgedesk_host::bench_desk::run(opts).await?
+                };
                 print!("{report}");
                 return Ok(());
             }
