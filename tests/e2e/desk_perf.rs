@@ -5,6 +5,11 @@
 //!     cargo test --release -p edgedesk-e2e --test desk -- --ignored --nocapture desk_budgets
 //!
 //! Prints one line per measurement; docs/PERFORMANCE.md keeps the figures.
+//! `DESK_PERF=one` with `EDGEDESK_SQL_TRACE=1` prints the statements of one
+//! call of each kind; `DESK_PERF=hold` keeps the seeded app up for an outside
+//! load tool; `DESK_PERF=mine` runs only "my requests" at c16, for `perf`.
+//! `edgedesk bench --scenario desk` measures the same budgets with the host
+//! in its own process (its memory and CPU alone).
 
 use std::time::{Duration, Instant};
 
@@ -20,14 +25,35 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn line(name: &str, mut lat: Vec<Duration>, errors: usize, elapsed: Duration) {
+/// CPU time this process (host and load generator together) has used, in
+/// seconds: throughput on a shared machine varies with the neighbours, CPU
+/// per request much less, so it is what shows whether a change helped.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 per second).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn line(name: &str, mut lat: Vec<Duration>, errors: usize, elapsed: Duration, cpu: f64) {
     lat.sort_unstable();
     let n = lat.len();
     println!(
-        "{name:<48} n={n:<6} p50={:>7.2}ms p99={:>7.2}ms rate={:>8.1}/s errors={errors}",
+        "{name:<48} n={n:<6} p50={:>7.2}ms p99={:>7.2}ms rate={:>8.1}/s errors={errors} cpu={:>6.0}us/req",
         pct(&lat, 0.5).as_secs_f64() * 1e3,
         pct(&lat, 0.99).as_secs_f64() * 1e3,
-        n as f64 / elapsed.as_secs_f64()
+        n as f64 / elapsed.as_secs_f64(),
+        cpu * 1e6 / n.max(1) as f64
     );
 }
 
@@ -43,6 +69,7 @@ where
     Fut: std::future::Future<Output = anyhow::Result<u16>> + Send,
 {
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let deadline = started + for_;
     let mut tasks = Vec::new();
     for c in 0..connections {
@@ -70,7 +97,13 @@ where
         errors += e;
     }
     let ok = all.len();
-    line(name, all, errors, started.elapsed());
+    line(
+        name,
+        all,
+        errors,
+        started.elapsed(),
+        cpu_seconds() - cpu_before,
+    );
     Ok((ok, errors))
 }
 
@@ -239,6 +272,33 @@ async fn desk_budgets() -> anyhow::Result<()> {
         tx.commit()?;
     }
     println!("seeded; host process RSS {:.1} MiB", rss_mib());
+    if want("one") {
+        // One of each call, for `EDGEDESK_SQL_TRACE=1 DESK_PERF=one`: the
+        // statements a call runs, between the markers.
+        for (what, path) in [
+            ("my requests", "/api/requests?created_by=me&status=any"),
+            ("queue", "/api/agent/requests"),
+        ] {
+            let c = if what == "queue" {
+                &op.client
+            } else {
+                &ann.client
+            };
+            eprintln!("---- {what}");
+            let s = c.get(path).await?.status;
+            eprintln!("---- end {what} {s}");
+        }
+        eprintln!("---- raise");
+        let s = ann
+            .client
+            .post_json(
+                "/api/requests",
+                &json!({ "request_type": "registration", "summary": "One", "visibility": "private" }),
+            )
+            .await?
+            .status;
+        eprintln!("---- end raise {s}");
+    }
     let floor_client = desk.app.client();
     let (floor, _) = load(
         "GET /api/health (floor for this run) c16",
@@ -250,6 +310,41 @@ async fn desk_budgets() -> anyhow::Result<()> {
         },
     )
     .await?;
+    if want("hold") {
+        // Keeps the seeded app up for an outside load tool (wrk), for
+        // figures without the in-process client's own CPU.
+        println!(
+            "HOLD http://{} cookie edgedesk_session={} operator edgedesk_session={}",
+            desk.app.addr(),
+            ann.client.cookie("edgedesk_session").unwrap_or_default(),
+            op.client.cookie("edgedesk_session").unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_secs(
+            std::env::var("DESK_HOLD_S")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(120),
+        ))
+        .await;
+    }
+    if want("mine") {
+        // Only "my requests" at c16, for profiling (`DESK_PERF=mine`).
+        let c = ann.client.clone();
+        load(
+            "GET /api/requests?created_by=me c16 (alone)",
+            16,
+            Duration::from_secs(10),
+            move |_, _| {
+                let c = c.clone();
+                async move {
+                    Ok(c.get("/api/requests?created_by=me&status=any")
+                        .await?
+                        .status)
+                }
+            },
+        )
+        .await?;
+    }
     if want("lists") {
         for (name, conns) in [
             ("GET /api/requests?created_by=me c16", 16),

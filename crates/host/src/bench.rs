@@ -13,14 +13,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 
 /// Results for one path.
 #[derive(Debug, Clone)]
 pub struct PathStats {
     pub path: String,
+    /// Answers received (any status).
     pub requests: u64,
+    /// 2xx answers.
+    pub ok: u64,
     pub errors: u64,
     pub non_2xx: u64,
     pub requests_per_sec: f64,
@@ -31,6 +34,7 @@ pub struct PathStats {
 #[derive(Default)]
 struct Samples {
     latencies_us: Vec<u32>,
+    ok: u64,
     errors: u64,
     non_2xx: u64,
 }
@@ -46,18 +50,67 @@ pub async fn run_load(
     if paths.is_empty() {
         bail!("no paths to request");
     }
+    let host = host_header.to_owned();
+    let owned = paths.to_vec();
+    let make = move |_conn: usize, i: u64| {
+        let idx = (i % owned.len() as u64) as usize;
+        let req = http::Request::get(owned[idx].as_str())
+            .header(http::header::HOST, host.as_str())
+            .body(Full::new(Bytes::new()));
+        (idx, req)
+    };
+    let merged = drive(addr, paths.len(), connections, duration, make).await?;
+    Ok(stats(paths, merged, duration))
+}
+
+/// Makes connection `conn`'s `i`-th request and names its bucket (an index
+/// into the labels the results are reported under).
+pub trait MakeRequest:
+    Fn(usize, u64) -> (usize, http::Result<http::Request<Full<Bytes>>>) + Send + Sync + 'static
+{
+}
+impl<F> MakeRequest for F where
+    F: Fn(usize, u64) -> (usize, http::Result<http::Request<Full<Bytes>>>) + Send + Sync + 'static
+{
+}
+
+/// Drives `make`'s requests over `connections` keep-alive connections for
+/// `duration`; returns one bucket of samples per label, in `labels` order.
+pub async fn run_requests(
+    addr: SocketAddr,
+    labels: &[String],
+    connections: usize,
+    duration: Duration,
+    make: impl MakeRequest,
+) -> anyhow::Result<Vec<PathStats>> {
+    let merged = drive(addr, labels.len(), connections, duration, make).await?;
+    Ok(stats(labels, merged, duration))
+}
+
+async fn drive(
+    addr: SocketAddr,
+    buckets: usize,
+    connections: usize,
+    duration: Duration,
+    make: impl MakeRequest,
+) -> anyhow::Result<Vec<Samples>> {
     let deadline = Instant::now() + duration;
+    let make = std::sync::Arc::new(make);
     let mut tasks = Vec::new();
     for conn_index in 0..connections.max(1) {
-        let paths = paths.to_vec();
-        let host = host_header.to_owned();
+        let make = make.clone();
         tasks.push(tokio::spawn(async move {
-            let mut samples: Vec<Samples> = paths.iter().map(|_| Samples::default()).collect();
+            let mut samples: Vec<Samples> = (0..buckets).map(|_| Samples::default()).collect();
             let mut sender = None;
-            let mut i = conn_index;
+            let mut i = conn_index as u64;
             while Instant::now() < deadline {
-                let idx = i % paths.len();
+                let (idx, req) = make(conn_index, i);
+                let idx = idx.min(buckets.saturating_sub(1));
                 i += 1;
+                let Ok(req) = req else {
+                    samples[idx].errors += 1;
+                    continue;
+                };
                 if sender.is_none() {
                     match connect(addr).await {
                         Ok(s) => sender = Some(s),
@@ -69,13 +122,6 @@ pub async fn run_load(
                     }
                 }
                 let Some(s) = sender.as_mut() else { continue };
-                let req = http::Request::get(paths[idx].as_str())
-                    .header(http::header::HOST, host.as_str())
-                    .body(Empty::<Bytes>::new());
-                let Ok(req) = req else {
-                    samples[idx].errors += 1;
-                    continue;
-                };
                 let started = Instant::now();
                 let result = async {
                     s.ready().await?;
@@ -94,6 +140,8 @@ pub async fn run_load(
                             samples[idx].errors += 1;
                         } else if !status.is_success() {
                             samples[idx].non_2xx += 1;
+                        } else {
+                            samples[idx].ok += 1;
                         }
                     }
                     Err(_) => {
@@ -105,17 +153,22 @@ pub async fn run_load(
             samples
         }));
     }
-    let mut merged: Vec<Samples> = paths.iter().map(|_| Samples::default()).collect();
+    let mut merged: Vec<Samples> = (0..buckets).map(|_| Samples::default()).collect();
     for t in tasks {
         let samples = t.await.map_err(|e| anyhow!("load task failed: {e}"))?;
         for (m, s) in merged.iter_mut().zip(samples) {
             m.latencies_us.extend(s.latencies_us);
+            m.ok += s.ok;
             m.errors += s.errors;
             m.non_2xx += s.non_2xx;
         }
     }
+    Ok(merged)
+}
+
+fn stats(labels: &[String], merged: Vec<Samples>, duration: Duration) -> Vec<PathStats> {
     let secs = duration.as_secs_f64().max(0.001);
-    Ok(paths
+    labels
         .iter()
         .zip(merged)
         .map(|(path, mut s)| {
@@ -130,6 +183,7 @@ pub async fn run_load(
             PathStats {
                 path: path.clone(),
                 requests: s.latencies_us.len() as u64,
+                ok: s.ok,
                 errors: s.errors,
                 non_2xx: s.non_2xx,
                 requests_per_sec: s.latencies_us.len() as f64 / secs,
@@ -137,12 +191,12 @@ pub async fn run_load(
                 p99: pct(0.99),
             }
         })
-        .collect())
+        .collect()
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
+pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;

@@ -97,6 +97,9 @@ pub fn engine_with(pooling: bool) -> anyhow::Result<Engine> {
         .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))
 }
 
+/// Bytes of each used memory slot reset with memset and kept resident.
+const LINEAR_MEMORY_KEEP_RESIDENT: usize = 128 << 10;
+
 fn pool_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(1000)
@@ -106,8 +109,11 @@ fn pool_config() -> PoolingAllocationConfig {
         .total_stacks(1000)
         .max_memory_size(1 << 30)
         // Reset the first pages of a slot with memset instead of
-        // madvise: cheaper for the small instances a request creates.
-        .linear_memory_keep_resident(1 << 20)
+        // madvise: cheaper for the small instances a request creates. Every
+        // slot a component has used keeps this much resident, and the app
+        // warms a few slots per component: at 1 MiB that was ~25 MiB of the
+        // host's memory under load (docs/PERFORMANCE.md, "Host memory").
+        .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
         .table_keep_resident(64 << 10);
     pool
 }

@@ -26,6 +26,8 @@ pub mod allowed_hosts;
 #[cfg(feature = "runtime")]
 pub mod bench;
 #[cfg(feature = "runtime")]
+pub mod bench_desk;
+#[cfg(feature = "runtime")]
 pub mod bench_transfer;
 #[cfg(feature = "runtime")]
 pub mod build;

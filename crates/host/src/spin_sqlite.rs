@@ -74,6 +74,11 @@ impl Location {
             // checkpoints inline only if the log reaches 64 MiB.
             conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         }
+        // Each pooled connection has its own page cache (2 MiB by default);
+        // pages it lacks come from the OS's file cache, a copy away. Smaller
+        // caches keep the host's memory bounded (docs/PERFORMANCE.md, "Host
+        // memory") at little cost for the app's indexed queries.
+        conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
         // An app runs a few dozen distinct statements; rusqlite keeps 16 by
         // default, and a reused connection that re-parses is a wasted reuse.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -81,8 +86,12 @@ impl Location {
     }
 }
 
-/// Most idle connections kept per database file.
-const POOL_MAX: usize = 32;
+/// Most idle connections kept per database file: a few more than the guests
+/// that run at once (`engine::in_flight_limit`, plus service-chained ones).
+const POOL_MAX: usize = 12;
+
+/// Each connection's page cache, as SQLite's `cache_size` (negative: KiB).
+const PAGE_CACHE_KIB: i64 = -1024;
 
 /// Longest a background transaction waits to get in line.
 pub const BACKGROUND_LINE_WAIT: Duration = Duration::from_millis(250);
@@ -161,6 +170,8 @@ const STATEMENT_CACHE: usize = 256;
 pub struct SqliteDbs {
     pub databases: HashMap<String, Location>,
     idle: Mutex<HashMap<PathBuf, Vec<Connection>>>,
+    /// How long each statement text took the last time it ran (µs).
+    costs: Mutex<HashMap<String, u32>>,
     gates: HashMap<PathBuf, Arc<WriteGate>>,
     /// Stops the checkpoint threads when the app goes.
     stop_checkpoints: Arc<AtomicBool>,
@@ -171,6 +182,17 @@ impl Drop for SqliteDbs {
         self.stop_checkpoints.store(true, Ordering::Relaxed);
     }
 }
+
+/// A statement that took less than this the last time runs on the async
+/// worker that asked for it, not on a blocking-pool thread: the hand-off to
+/// another thread and back (two wake-ups, two context switches) cost more
+/// CPU than the app's typical 20–100 µs statement, and at 16 connections
+/// that was a fifth of a request's CPU. Long statements (searches, reports)
+/// still leave the worker free. Only statements that cannot wait for a lock
+/// run inline (see `execute`).
+const INLINE_UNDER_US: u32 = 1000;
+/// Statement texts whose cost is remembered (the app has a few hundred).
+const COSTS_MAX: usize = 4096;
 
 /// How often a file database's write-ahead log is folded into the file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -220,6 +242,30 @@ impl SqliteDbs {
             idle: Mutex::default(),
             gates,
             stop_checkpoints,
+            costs: Mutex::default(),
+        }
+    }
+
+    /// Whether `statement` took less than [`INLINE_UNDER_US`] the last time
+    /// it ran (unknown statements are not short).
+    fn ran_short(&self, statement: &str) -> bool {
+        self.costs
+            .lock()
+            .ok()
+            .and_then(|c| c.get(statement).copied())
+            .is_some_and(|us| us < INLINE_UNDER_US)
+    }
+
+    fn note_cost(&self, statement: String, took: Duration) {
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        if let Ok(mut c) = self.costs.lock() {
+            // The app's statements are a fixed set of texts; a guest that
+            // builds texts without end would grow this map, so it is reset
+            // past a bound instead.
+            if c.len() >= COSTS_MAX && !c.contains_key(&statement) {
+                c.clear();
+            }
+            c.insert(statement, us);
         }
     }
 
@@ -309,6 +355,38 @@ fn gated_write(statement: &str, idle: bool) -> Option<GatedWrite> {
         "INSERT" | "UPDATE" | "DELETE" | "REPLACE" if idle => Some(GatedWrite::Statement),
         _ => None,
     }
+}
+
+/// Whether a statement may change data (and so wait for the write lock).
+/// Conservative: anything not plainly a read counts as a write.
+fn writes(statement: &str) -> bool {
+    let first = statement
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or_default();
+    if first.eq_ignore_ascii_case("SELECT") {
+        return false;
+    }
+    if first.eq_ignore_ascii_case("WITH") {
+        return statement_changes(statement);
+    }
+    if first.eq_ignore_ascii_case("PRAGMA") {
+        // Reading a pragma, or setting this connection's sync mode, takes no
+        // lock; setting anything else (user_version) or a checkpoint may.
+        let lower = statement.to_ascii_lowercase();
+        return lower.contains("checkpoint")
+            || lower.contains('=') && !lower.contains("synchronous");
+    }
+    true
+}
+
+/// A `WITH` statement that ends in a data change.
+fn statement_changes(statement: &str) -> bool {
+    let upper = statement.to_ascii_uppercase();
+    [" INSERT ", " UPDATE ", " DELETE ", " REPLACE "]
+        .iter()
+        .any(|w| upper.contains(w))
 }
 
 impl Drop for SqliteConnection {
@@ -469,17 +547,35 @@ impl sqlite::HostConnection for HostState {
                 handle.turn = Some(turn);
             }
         }
-        let (result, idle) = tokio::task::spawn_blocking(move || {
+        // Inline only what cannot wait on SQLite's busy handler: reads (WAL
+        // readers never wait for the writer) and writes while this
+        // connection holds the file's write turn. A write inside a deferred
+        // transaction may wait for the lock, so it goes to the pool.
+        let holds_turn = self
+            .table
+            .get(&connection)
+            .is_ok_and(|h| h.turn.is_some() || h.gate.is_none());
+        let may_wait = !holds_turn && writes(&statement);
+        let inline = !may_wait && self.sqlite.dbs.ran_short(&statement);
+        let dbs = self.sqlite.dbs.clone();
+        let run = move || {
             let conn = conn.lock().map_err(|_| io("connection lock poisoned"))?;
             let started = std::time::Instant::now();
             let result = execute(&conn, &statement, parameters);
+            let took = started.elapsed();
             if trace_enabled() {
-                trace(&statement, started.elapsed());
+                trace(&statement, took);
             }
-            Ok::<_, Error>((result, conn.is_autocommit()))
-        })
-        .await
-        .map_err(io)??;
+            let idle = conn.is_autocommit();
+            drop(conn);
+            dbs.note_cost(statement, took);
+            Ok::<_, Error>((result, idle))
+        };
+        let (result, idle) = if inline {
+            run()?
+        } else {
+            tokio::task::spawn_blocking(run).await.map_err(io)??
+        };
         if idle && let Ok(handle) = self.table.get_mut(&connection) {
             handle.turn = None; // the next writer's turn
         }
@@ -495,6 +591,35 @@ impl sqlite::HostConnection for HostState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_reads_count_as_statements_that_cannot_wait_for_the_write_lock() {
+        for read in [
+            "SELECT 1",
+            "  select * from t",
+            "SELECT(1)",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "PRAGMA user_version",
+            "PRAGMA synchronous = NORMAL",
+        ] {
+            assert!(!writes(read), "{read}");
+        }
+        for write in [
+            "INSERT INTO t VALUES (1)",
+            "UPDATE t SET a = 1",
+            "DELETE FROM t",
+            "BEGIN",
+            "BEGIN IMMEDIATE",
+            "COMMIT",
+            "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+            "PRAGMA user_version = 3",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+            "CREATE TABLE t (a)",
+            "",
+        ] {
+            assert!(writes(write), "{write}");
+        }
+    }
 
     #[test]
     fn clean_connections_are_reused_and_open_transactions_never_are() -> anyhow::Result<()> {
