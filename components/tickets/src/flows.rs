@@ -635,11 +635,8 @@ mod tests {
         .unwrap()
     }
 
-    fn keys(page: &edgedesk_core::paging::Page<Json>) -> Vec<String> {
-        page.items
-            .iter()
-            .map(|i| i["key"].as_str().unwrap().to_owned())
-            .collect()
+    fn keys(page: &edgedesk_core::paging::Page<crate::tickets::SummaryRow>) -> Vec<String> {
+        page.items.iter().map(|i| i.key.clone()).collect()
     }
 
     const P: Paging = Paging {

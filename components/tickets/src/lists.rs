@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::env::Env;
 use crate::search;
-use crate::tickets::{SUMMARY_COLS, SUMMARY_JOINS, summary_from_row};
+use crate::tickets::{SUMMARY_COLS, SUMMARY_JOINS, SummaryRow, summary_row};
 
 /// Filters shared by both lists.
 #[derive(Debug, Default, Clone)]
@@ -89,7 +89,7 @@ fn run(
     order: &str,
     paging: &Paging,
     count_cap: Option<i64>,
-) -> Result<Page<Json>, ApiError> {
+) -> Result<Page<SummaryRow>, ApiError> {
     let filter = if conds.is_empty() {
         String::new()
     } else {
@@ -119,7 +119,7 @@ fn run(
     let items = rows
         .rows
         .iter()
-        .map(|r| Ok(summary_from_row(env, r)?.1))
+        .map(|r| Ok(summary_row(env, r)?.1))
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(paging.list(items, total))
 }
@@ -133,7 +133,7 @@ pub fn customer_list(
     created_by: &str,
     f: &Filters,
     paging: &Paging,
-) -> Result<Page<Json>, ApiError> {
+) -> Result<Page<SummaryRow>, ApiError> {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let me = viewer.user_id().to_owned();
@@ -201,7 +201,7 @@ pub fn queue(
     me: &str,
     f: &QueueFilters,
     paging: &Paging,
-) -> Result<Page<Json>, ApiError> {
+) -> Result<Page<SummaryRow>, ApiError> {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut common_f = f.common.clone();
