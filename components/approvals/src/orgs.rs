@@ -191,7 +191,7 @@ const LIST: &str = "SELECT o.id, o.name, o.state, o.created_at, \
      (SELECT count(*) FROM memberships m WHERE m.organization_id = o.id AND m.access = 'approved'), \
      (SELECT count(*) FROM memberships m WHERE m.organization_id = o.id AND m.access = 'pending') \
      FROM organizations o WHERE ?1 = '' OR o.name_key LIKE '%' || ?1 || '%' ESCAPE '\\' \
-     ORDER BY o.name COLLATE NOCASE, o.id LIMIT ?2 OFFSET ?3";
+     ORDER BY o.name COLLATE NOCASE, o.id";
 const COUNT: &str = "SELECT count(*) FROM organizations o \
      WHERE ?1 = '' OR o.name_key LIKE '%' || ?1 || '%' ESCAPE '\\'";
 
@@ -210,8 +210,10 @@ pub fn like_escape(s: &str) -> String {
 /// Organizations whose name contains `q` (case- and space-insensitive).
 pub fn list(sql: &dyn Sql, q: &str, paging: &Paging) -> Result<Page<OrgSummary>, ApiError> {
     let needle = like_escape(&name_key(q));
-    let (limit, offset) = paging.limit_offset();
-    let rows = sql.execute(LIST, params![needle.as_str(), limit, offset])?;
+    let rows = sql.execute(
+        &format!("{LIST} {}", paging.sql_limit()),
+        params![needle.as_str()],
+    )?;
     let mut items = Vec::with_capacity(rows.rows.len());
     for r in &rows.rows {
         let id = r.text(0)?;

@@ -294,11 +294,11 @@ pub fn list(
         &args,
     )?;
     let total = total.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0);
-    let (limit, offset) = paging.limit_offset();
-    args.push(limit.into());
-    args.push(offset.into());
     let rows = sql.execute(
-        &format!("SELECT {COLS} {FROM} {filter} ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?"),
+        &format!(
+            "SELECT {COLS} {FROM} {filter} ORDER BY r.created_at DESC, r.id {}",
+            paging.sql_limit()
+        ),
         &args,
     )?;
     let items = rows
@@ -320,13 +320,13 @@ pub fn list(
 
 /// The caller's own requests, newest first.
 pub fn mine(sql: &dyn Sql, user_id: &str, paging: &Paging) -> Result<Page<Json>, ApiError> {
-    let (limit, offset) = paging.limit_offset();
     let rows = sql.execute(
         &format!(
             "SELECT {COLS} {FROM} WHERE r.user_id = ?1 \
-             ORDER BY r.created_at DESC, r.id LIMIT ?2 OFFSET ?3"
+             ORDER BY r.created_at DESC, r.id {}",
+            paging.sql_limit()
         ),
-        params![user_id, limit, offset],
+        params![user_id],
     )?;
     let items = rows
         .rows

@@ -62,7 +62,7 @@ const MATCH_WHERE: &str = "(?1 = '' OR (u.username || ' ' || u.email || ' ' || u
 // organizations: a rare match reads a few index entries instead of every
 // person (p99 21.6 ms with 10,000 people; docs/PERFORMANCE.md).
 const CANDIDATES: &str = "u.id IN (SELECT i.user_id FROM people_search \
-       JOIN people_index i ON i.n = people_search.rowid WHERE people_search MATCH ?6 \
+       JOIN people_index i ON i.n = people_search.rowid WHERE people_search MATCH ?4 \
      UNION SELECT m3.user_id FROM organizations o3 JOIN memberships m3 \
        ON m3.organization_id = o3.id WHERE o3.name LIKE ?2 ESCAPE '\\')";
 const LIST_JOINS: &str = "FROM users u LEFT JOIN memberships m ON m.user_id = u.id \
@@ -81,8 +81,14 @@ const TRIGRAM_MIN: usize = 3;
 /// p50 111 ms through the index). Counting stops here, so the probe reads
 /// at most this many index entries.
 const COMMON: i64 = 300;
-const PROBE: &str = "SELECT count(*) FROM (SELECT 1 FROM people_search \
-     WHERE people_search MATCH ?1 LIMIT ?2)";
+/// Counts a phrase's index matches up to `COMMON` (written into the text:
+/// see `Paging::sql_limit` for why a LIMIT is never bound).
+fn probe() -> String {
+    format!(
+        "SELECT count(*) FROM (SELECT 1 FROM people_search \
+         WHERE people_search MATCH ?1 LIMIT {COMMON})"
+    )
+}
 
 /// `q` as one FTS5 string: a phrase, i.e. a substring for the trigram
 /// tokenizer, with nothing read as query syntax.
@@ -132,7 +138,7 @@ pub fn search(
     let phrase = fts_phrase(q);
     let indexed = q.chars().count() >= TRIGRAM_MIN
         && sql
-            .execute(PROBE, params![phrase.as_str(), COMMON])?
+            .execute(&probe(), params![phrase.as_str()])?
             .first()
             .map(|r| r.i64(0))
             .transpose()?
@@ -143,15 +149,16 @@ pub fn search(
     } else {
         MATCH_WHERE.to_owned()
     };
-    // ?6 (the phrase) only in the indexed form: SQLite wants exactly the
+    // ?4 (the phrase) only in the indexed form: SQLite wants exactly the
     // parameters a statement names, up to the highest.
-    let args = params![q, pat.as_str(), role, limit, offset, phrase.as_str()];
+    let args = params![q, pat.as_str(), role, phrase.as_str()];
     let rows = sql.execute(
         &format!(
             "SELECT {LIST_COLS} {LIST_JOINS} WHERE {filter} \
-             ORDER BY u.created_at DESC, u.id LIMIT ?4 OFFSET ?5"
+             ORDER BY u.created_at DESC, u.id {}",
+            paging.sql_limit()
         ),
-        if indexed { &args[..] } else { &args[..5] },
+        if indexed { &args[..] } else { &args[..3] },
     )?;
     let items = rows
         .rows
@@ -792,9 +799,9 @@ mod tests {
             w.db.execute(
                 &format!(
                     "EXPLAIN QUERY PLAN SELECT {LIST_COLS} {LIST_JOINS} WHERE {CANDIDATES} AND \
-                     {MATCH_WHERE} ORDER BY u.created_at DESC, u.id LIMIT ?4 OFFSET ?5"
+                     {MATCH_WHERE} ORDER BY u.created_at DESC, u.id LIMIT 25 OFFSET 0"
                 ),
-                params!["abc", "%abc%", "", 25, 0, "\"abc\""],
+                params!["abc", "%abc%", "", "\"abc\""],
             )
             .unwrap()
             .rows

@@ -41,18 +41,23 @@ const DELIVERED: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?
 const RETRY: &str = "UPDATE outbox SET state = ?2, next_attempt_at = ?3, lease_until = NULL, last_error = ?4 \
      WHERE id = ?1 AND state = 'sending'";
 
-/// Up to `?3` due messages: pending ones first, then expired leases. Both
+/// Up to `limit` due messages: pending ones first, then expired leases. Both
 /// halves are ranges on an index, read in that order, and the outer limit
-/// keeps the total to `?3` (one message for [`claim_next`]).
-const CLAIM: &str = "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                                  ORDER BY bulk, next_attempt_at LIMIT ?3) \
-                  UNION ALL \
-                  SELECT id FROM (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
-                                  ORDER BY next_attempt_at LIMIT ?3) \
-                  LIMIT ?3) \
-       AND (state = 'pending' OR lease_until < ?1) \
-     RETURNING id, to_addr, subject, text_body, html_body, attempts";
+/// keeps the total to `limit` (one message for [`claim_next`]). The limit is
+/// written into the text, never bound (see `Paging::sql_limit`).
+fn claim_statement(limit: i64) -> String {
+    format!(
+        "UPDATE outbox SET state = 'sending', lease_until = ?1 + ?2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                                      ORDER BY bulk, next_attempt_at LIMIT {limit}) \
+                      UNION ALL \
+                      SELECT id FROM (SELECT id FROM outbox WHERE state = 'sending' AND lease_until < ?1 \
+                                      ORDER BY next_attempt_at LIMIT {limit}) \
+                      LIMIT {limit}) \
+           AND (state = 'pending' OR lease_until < ?1) \
+         RETURNING id, to_addr, subject, text_body, html_body, attempts"
+    )
+}
 
 const DELIVERED_ALL: &str = "UPDATE outbox SET state = 'delivered', delivered_at = ?2, lease_until = NULL, \
      text_body = '', html_body = '', last_error = NULL \
@@ -102,7 +107,7 @@ pub fn claim_next(sql: &dyn Sql, now: i64) -> Result<Option<Claimed>, ApiError> 
 
 /// Claims up to `limit` due messages in one statement.
 pub fn claim_batch(sql: &dyn Sql, now: i64, limit: i64) -> Result<Vec<Claimed>, ApiError> {
-    let rows = sql.execute(CLAIM, params![now, LEASE_S, limit])?;
+    let rows = sql.execute(&claim_statement(limit), params![now, LEASE_S])?;
     rows.rows.iter().map(claimed).collect()
 }
 
@@ -178,7 +183,7 @@ pub struct OutboxList {
 
 const LIST: &str = "SELECT id, kind, to_addr, subject, state, attempts, created_at, next_attempt_at, \
      delivered_at, last_error, lease_until FROM outbox WHERE (?1 IS NULL OR state = ?1) \
-     ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3";
+     ORDER BY created_at DESC, id";
 const COUNT: &str = "SELECT count(*) FROM outbox WHERE (?1 IS NULL OR state = ?1)";
 
 const ONE: &str = "SELECT id, kind, to_addr, subject, state, attempts, created_at, next_attempt_at, \
@@ -285,8 +290,7 @@ pub fn list(
             "Unknown delivery state.",
         ));
     }
-    let offset = (paging.page - 1) * paging.per_page;
-    let rows = sql.execute(LIST, params![state, paging.per_page, offset])?;
+    let rows = sql.execute(&format!("{LIST} {}", paging.sql_limit()), params![state])?;
     let total = sql
         .execute(COUNT, params![state])?
         .first()
@@ -443,9 +447,9 @@ mod tests {
         use edgedesk_core::db::Value;
         let (db, _) = setup();
         // The due-check's plan is core's test (`the_due_check_uses_indexes_only`).
-        let args: &[Value] = params![1, LEASE_S, 10];
+        let args: &[Value] = params![1, LEASE_S];
         let plan = db
-            .execute(&format!("EXPLAIN QUERY PLAN {CLAIM}"), args)
+            .execute(&format!("EXPLAIN QUERY PLAN {}", claim_statement(10)), args)
             .unwrap();
         let details: Vec<String> = plan.rows.iter().map(|r| r.text(3).unwrap()).collect();
         assert!(

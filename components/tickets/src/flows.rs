@@ -843,13 +843,25 @@ mod tests {
     #[test]
     fn list_queries_use_their_indexes() {
         let w = World::new();
+        let by_activity = lists::BY_ACTIVITY;
         for (sql, index) in [
             (
-                "SELECT * FROM tickets t WHERE t.customer_id = 'a' ORDER BY t.last_activity_at DESC",
+                format!("SELECT * FROM tickets t WHERE t.customer_id = 'a' ORDER BY {by_activity}"),
                 "tickets_customer",
             ),
             (
-                "SELECT * FROM tickets t WHERE t.waiting_since IS NOT NULL ORDER BY t.waiting_since",
+                format!(
+                    "SELECT * FROM tickets t WHERE t.organization_id = 'o' \
+                     AND t.visibility = 'organization' ORDER BY {by_activity}"
+                ),
+                "tickets_org",
+            ),
+            (
+                format!("SELECT * FROM tickets t ORDER BY {by_activity}"),
+                "tickets_activity",
+            ),
+            (
+                "SELECT * FROM tickets t WHERE t.waiting_since IS NOT NULL ORDER BY t.waiting_since, t.number".into(),
                 "tickets_waiting",
             ),
         ] {

@@ -228,6 +228,13 @@ pub const SUMMARY_COLS: &str = "t.id, t.number, t.request_type_id, t.summary, t.
      t.status, t.resolution, t.visibility, t.customer_id, t.raised_by, t.organization_id, \
      t.assignee_id, t.created_at, t.updated_at, t.last_activity_at, t.waiting_since, \
      rt.key, rt.name, u.username, u.full_name, u.role, o.name, a.username, a.full_name, a.role";
+/// [`SUMMARY_COLS`] for lists, whose rows never show the description (up to
+/// 32,000 characters each): an empty one takes its place, so lists and pages
+/// share one row layout without copying every description out of SQLite.
+pub fn list_cols() -> String {
+    SUMMARY_COLS.replacen("t.description", "'' AS description", 1)
+}
+
 pub const SUMMARY_JOINS: &str = "LEFT JOIN request_types rt ON rt.id = t.request_type_id \
      LEFT JOIN users u ON u.id = t.customer_id \
      LEFT JOIN organizations o ON o.id = t.organization_id \
@@ -299,40 +306,45 @@ fn person_ref_at(r: &Row, id: Option<&str>, at: usize) -> Result<Option<PersonRe
     }))
 }
 
-/// The fields every view of a request has, from a [`SUMMARY_COLS`] row.
+/// The fields every view of a request has, from a [`SUMMARY_COLS`] row, and
+/// the request itself.
 pub fn summary_row(env: &Env<'_>, r: &Row) -> Result<(Ticket, SummaryRow), ApiError> {
     let t = from_row(r)?;
-    let request_type = r.opt_text(16)?.map(|key| -> Result<TypeRef, ApiError> {
-        Ok(TypeRef {
-            id: t.request_type_id.clone(),
+    let row = list_row(env, r, t.clone())?;
+    Ok((t, row))
+}
+
+/// A list's row ([`list_cols`]), made from the request `t` read from the
+/// same row, moving its text instead of copying it.
+pub fn list_row(env: &Env<'_>, r: &Row, t: Ticket) -> Result<SummaryRow, ApiError> {
+    let request_type = match r.opt_text(16)? {
+        Some(key) => Some(TypeRef {
+            id: t.request_type_id,
             key,
             name: r.opt_text(17)?,
-        })
-    });
-    let organization = match (&t.organization_id, r.opt_text(21)?) {
-        (Some(id), Some(name)) => Some(OrgRef {
-            id: id.clone(),
-            name,
         }),
+        None => None,
+    };
+    let organization = match (t.organization_id, r.opt_text(21)?) {
+        (Some(id), Some(name)) => Some(OrgRef { id, name }),
         _ => None,
     };
-    let row = SummaryRow {
+    Ok(SummaryRow {
         assignee: person_ref_at(r, t.assignee_id.as_deref(), 22)?,
         created_at: rfc3339(t.created_at),
-        id: t.id.clone(),
         key: env.key(t.number),
         last_activity_at: rfc3339(t.last_activity_at),
         organization,
         reporter: person_ref_at(r, Some(&t.customer_id), 18)?,
-        request_type: request_type.transpose()?,
-        resolution: t.resolution.clone(),
-        status: t.status.clone(),
-        summary: t.summary.clone(),
+        request_type,
+        resolution: t.resolution,
+        status: t.status,
+        summary: t.summary,
         updated_at: rfc3339(t.updated_at),
-        visibility: t.visibility.clone(),
+        visibility: t.visibility,
         waiting_since: t.waiting_since.map(rfc3339),
-    };
-    Ok((t, row))
+        id: t.id,
+    })
 }
 
 /// [`summary_row`] as JSON, for views that add fields to it.

@@ -6,10 +6,10 @@
 //! (approvals decides, auth's invite adds a person straight into a company),
 //! so the rules live in one place.
 
-use crate::db::Sql;
+use crate::db::{Row, Sql};
 use crate::error::ApiError;
 use crate::params;
-use crate::users::{self, Role};
+use crate::users::Role;
 
 /// A person's access to the desk's requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,66 @@ pub fn membership(sql: &dyn Sql, user_id: &str) -> Result<Option<Membership>, Ap
         .transpose()
 }
 
+/// What the desk gate needs to know of a person: their role and their company
+/// access. `session::load` reads it in the session's own statement, since
+/// nearly every request with a session asks the gate next (one statement
+/// fewer is ~20 µs of host CPU per request; docs/PERFORMANCE.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// `None` when the person does not exist (any more).
+    pub role: Option<Role>,
+    /// Their organization and access to it, as [`membership`] reads it.
+    pub membership: Option<(String, Access)>,
+}
+
+/// [`Standing`]'s columns, read by [`Standing::from_row`].
+pub const STANDING_COLS: &str = "u.role, m.organization_id, m.access";
+
+/// The joins behind [`STANDING_COLS`] for the person whose id is `user`
+/// (a column or parameter of the outer statement).
+pub fn standing_joins(user: &str) -> String {
+    format!(
+        "LEFT JOIN users u ON u.id = {user} LEFT JOIN memberships m ON m.user_id = {user} \
+         AND m.organization_id IN (SELECT id FROM organizations)"
+    )
+}
+
+impl Standing {
+    /// From [`STANDING_COLS`] starting at column `at`.
+    pub fn from_row(r: &Row, at: usize) -> Result<Standing, ApiError> {
+        let membership = match r.opt_text(at + 1)? {
+            Some(org) => {
+                let access = if r.text(at + 2)? == "approved" {
+                    Access::Approved
+                } else {
+                    Access::Pending
+                };
+                Some((org, access))
+            }
+            None => None,
+        };
+        Ok(Standing {
+            role: r.opt_text(at)?.as_deref().and_then(Role::parse),
+            membership,
+        })
+    }
+}
+
+/// A person's [`Standing`], read on its own (without a session).
+pub fn standing(sql: &dyn Sql, user_id: &str) -> Result<Standing, ApiError> {
+    let rows = sql.execute(
+        &format!(
+            "SELECT {STANDING_COLS} FROM (SELECT ?1 AS id) p {}",
+            standing_joins("p.id")
+        ),
+        params![user_id],
+    )?;
+    match rows.first() {
+        Some(r) => Standing::from_row(r, 0),
+        None => Ok(Standing::default()),
+    }
+}
+
 /// Who is looking at the desk, once [`require_desk_access`] let them in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Viewer {
@@ -94,15 +154,20 @@ impl Viewer {
 /// pass only with approved company access, otherwise `403 access_not_approved`
 /// (the page then shows the access request instead).
 pub fn require_desk_access(sql: &dyn Sql, user_id: &str) -> Result<Viewer, ApiError> {
-    match users::role(sql, user_id)? {
+    desk_viewer(user_id, &standing(sql, user_id)?)
+}
+
+/// [`require_desk_access`] for a [`Standing`] already read.
+pub fn desk_viewer(user_id: &str, standing: &Standing) -> Result<Viewer, ApiError> {
+    match standing.role {
         Some(r @ (Role::Operator | Role::Admin)) => Ok(Viewer::Operator {
             user_id: user_id.to_owned(),
             admin: r == Role::Admin,
         }),
-        Some(Role::Customer) => match membership(sql, user_id)? {
-            Some(m) if m.access == Access::Approved => Ok(Viewer::Customer {
+        Some(Role::Customer) => match &standing.membership {
+            Some((org, Access::Approved)) => Ok(Viewer::Customer {
                 user_id: user_id.to_owned(),
-                organization_id: m.organization_id,
+                organization_id: org.clone(),
             }),
             Some(_) => Err(ApiError::forbidden(
                 "access_pending",
@@ -286,6 +351,43 @@ mod tests {
         );
         assert_eq!(remove_member(&db, "u1").unwrap().as_deref(), Some("o1"));
         assert!(require_desk_access(&db, "u1").is_err());
+    }
+
+    #[test]
+    fn the_session_reads_the_standing_the_gate_reads_on_its_own() {
+        use crate::clock::FixedClock;
+        use crate::random::OsRandom;
+        use crate::session::{Stage, create, load_with_standing};
+        let db = db();
+        let clock = FixedClock::at(1_000);
+        let seen = |user: &str| {
+            let (token, _) = create(&db, &clock, &OsRandom, user, Stage::Full, false).unwrap();
+            let (s, with_session) = load_with_standing(&db, &clock, &token).unwrap().unwrap();
+            assert_eq!(s.user_id, user);
+            let alone = standing(&db, user).unwrap();
+            assert_eq!(with_session, alone, "{user}");
+            desk_viewer(user, &with_session).map_err(|e| e.code().to_owned())
+        };
+        assert_eq!(seen("u1").unwrap_err(), "access_not_approved");
+        set_member(&db, "u1", "o1", Access::Pending, 1).unwrap();
+        assert_eq!(seen("u1").unwrap_err(), "access_pending");
+        set_member(&db, "u1", "o1", Access::Approved, 2).unwrap();
+        assert_eq!(
+            seen("u1").unwrap(),
+            Viewer::Customer {
+                user_id: "u1".into(),
+                organization_id: "o1".into()
+            }
+        );
+        // A membership whose organization is gone counts as none, as in
+        // `membership`.
+        db.execute("DELETE FROM organizations WHERE id = 'o1'", &[])
+            .unwrap();
+        assert_eq!(membership(&db, "u1").unwrap(), None);
+        assert_eq!(seen("u1").unwrap_err(), "access_not_approved");
+        assert!(seen("op").unwrap().is_operator());
+        // A session that outlived its person: no role, signed out.
+        assert_eq!(seen("ghost").unwrap_err(), "not_signed_in");
     }
 
     #[test]

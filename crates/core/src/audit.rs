@@ -176,16 +176,11 @@ fn from_row(r: &Row) -> Result<Entry, ApiError> {
 /// Newest first, one page. The count is capped (`COUNT_CAP`): an unfiltered
 /// log of millions of entries must not be counted on every page view.
 pub fn list(sql: &dyn Sql, f: &Filter, paging: &Paging) -> Result<Page<Entry>, ApiError> {
-    let (w, mut p) = f.clause();
-    let (limit, offset) = paging.limit_offset();
-    let count_params = p.clone();
-    p.push(Value::from(limit));
-    p.push(Value::from(offset));
-    let n = p.len();
+    let (w, p) = f.clause();
     let rows = sql.execute(
         &format!(
-            "SELECT {COLS} FROM audit_log WHERE {w} ORDER BY id DESC LIMIT ?{} OFFSET ?{n}",
-            n - 1
+            "SELECT {COLS} FROM audit_log WHERE {w} ORDER BY id DESC {}",
+            paging.sql_limit()
         ),
         &p,
     )?;
@@ -197,7 +192,7 @@ pub fn list(sql: &dyn Sql, f: &Filter, paging: &Paging) -> Result<Page<Entry>, A
     let total = sql
         .execute(
             &format!("SELECT count(*) FROM (SELECT 1 FROM audit_log WHERE {w} LIMIT {COUNT_CAP})"),
-            &count_params,
+            &p,
         )?
         .first()
         .map(|r| r.i64(0))
@@ -214,13 +209,9 @@ pub const CSV_MAX_ROWS: i64 = 50_000;
 
 /// The filtered log as CSV (RFC 4180), newest first, at most [`CSV_MAX_ROWS`].
 pub fn csv(sql: &dyn Sql, f: &Filter) -> Result<String, ApiError> {
-    let (w, mut p) = f.clause();
-    p.push(Value::from(CSV_MAX_ROWS));
+    let (w, p) = f.clause();
     let rows = sql.execute(
-        &format!(
-            "SELECT {COLS} FROM audit_log WHERE {w} ORDER BY id DESC LIMIT ?{}",
-            p.len()
-        ),
+        &format!("SELECT {COLS} FROM audit_log WHERE {w} ORDER BY id DESC LIMIT {CSV_MAX_ROWS}"),
         &p,
     )?;
     let mut out =

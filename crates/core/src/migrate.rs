@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_console_summaries",
         include_str!("../../../migrations/0011_console_summaries.sql"),
     ),
+    (
+        "0012_list_order",
+        include_str!("../../../migrations/0012_list_order.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -143,7 +147,8 @@ mod tests {
                 "0008_desk_speed",
                 "0009_mail_fanout",
                 "0010_outbox_bulk",
-                "0011_console_summaries"
+                "0011_console_summaries",
+                "0012_list_order"
             ]
         );
     }

@@ -32,9 +32,20 @@ impl Paging {
         })
     }
 
-    /// SQL `LIMIT` and `OFFSET`.
+    /// The page's `LIMIT` and `OFFSET` as numbers.
     pub fn limit_offset(&self) -> (i64, i64) {
         (self.per_page, (self.page - 1) * self.per_page)
+    }
+
+    /// `LIMIT n OFFSET m`, written into the statement's text. Never bind
+    /// them: SQLite (3.50 here) plans with a bound LIMIT's value, and so
+    /// marks the statement to be compiled again whenever that parameter is
+    /// bound, which is every run of a cached statement (a tenth of the host's
+    /// CPU on the requests list; docs/PERFORMANCE.md). Both are integers
+    /// checked by `from_query`, so nothing can be injected.
+    pub fn sql_limit(&self) -> String {
+        let (limit, offset) = self.limit_offset();
+        format!("LIMIT {limit} OFFSET {offset}")
     }
 
     /// The list answer.
@@ -68,7 +79,7 @@ mod tests {
         });
         assert_eq!((p.page, p.per_page), (1, 25));
         let p = Paging::from_query(Some("3"), Some("10")).unwrap_or(p);
-        assert_eq!(p.limit_offset(), (10, 20));
+        assert_eq!(p.sql_limit(), "LIMIT 10 OFFSET 20");
         for (page, per) in [("0", "10"), ("1", "101"), ("x", "1"), ("1", "-1")] {
             assert!(
                 Paging::from_query(Some(page), Some(per)).is_err(),

@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use crate::access::{STANDING_COLS, Standing, standing_joins};
 use crate::clock::Clock;
 use crate::db::{Row, Sql};
 use crate::error::ApiError;
@@ -135,18 +136,34 @@ fn insert(
 /// The live session for a raw token, or `None` (unknown, expired or idle too long;
 /// a dead row is deleted on sight). Touches `last_seen_at` at most once a minute.
 pub fn load(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Option<Session>, ApiError> {
+    Ok(load_with_standing(sql, clock, token)?.map(|(s, _)| s))
+}
+
+/// [`load`], and the person's [`Standing`] (role, company access) read in
+/// the same statement, for the desk gate.
+pub fn load_with_standing(
+    sql: &dyn Sql,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<Option<(Session, Standing)>, ApiError> {
     if token.is_empty() || token.len() > 100 {
         return Ok(None);
     }
     let hash = sha256_hex(token);
+    let cols: Vec<String> = COLS.split(", ").map(|c| format!("s.{c}")).collect();
     let rows = sql.execute(
-        &format!("SELECT {COLS} FROM sessions WHERE token_hash = ?"),
+        &format!(
+            "SELECT {}, {STANDING_COLS} FROM sessions s {} WHERE s.token_hash = ?1",
+            cols.join(", "),
+            standing_joins("s.user_id")
+        ),
         params![hash.as_str()],
     )?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
     let mut s = from_row(row)?;
+    let standing = Standing::from_row(row, cols.len())?;
     let now = clock.now();
     let idle_out = !s.remember && now - s.last_seen_at > BROWSER_IDLE_S;
     if now >= s.expires_at || idle_out {
@@ -163,7 +180,7 @@ pub fn load(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Option<Sess
         )?;
         s.last_seen_at = now;
     }
-    Ok(Some(s))
+    Ok(Some((s, standing)))
 }
 
 /// Replaces a session with a fresh token at `stage` (same user, lifetime and

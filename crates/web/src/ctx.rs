@@ -3,6 +3,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 
+use edgedesk_core::access::Standing;
 use edgedesk_core::clock::SystemClock;
 use edgedesk_core::keys::{DataKeys, LinkKeys};
 use edgedesk_core::random::OsRandom;
@@ -21,7 +22,7 @@ pub struct Ctx {
     kv: OnceCell<SpinKv>,
     pub clock: SystemClock,
     pub rng: OsRandom,
-    session: OnceCell<Option<Session>>,
+    session: OnceCell<Option<(Session, Standing)>>,
     pub(crate) set_cookies: RefCell<Vec<String>>,
     pub(crate) kick: Cell<bool>,
 }
@@ -136,11 +137,21 @@ impl Ctx {
 
     /// The caller's live session, if the cookie names one. Loaded once.
     pub fn session(&self) -> Result<Option<&Session>, ApiError> {
+        Ok(self.session_and_standing()?.map(|(s, _)| s))
+    }
+
+    /// The session's person's role and company access, read with the
+    /// session (so as of the start of this request).
+    pub fn standing(&self) -> Result<Option<&Standing>, ApiError> {
+        Ok(self.session_and_standing()?.map(|(_, p)| p))
+    }
+
+    fn session_and_standing(&self) -> Result<Option<&(Session, Standing)>, ApiError> {
         if let Some(s) = self.session.get() {
             return Ok(s.as_ref());
         }
         let loaded = match self.req.cookie(COOKIE) {
-            Some(token) => core_session::load(self.sql()?, &self.clock, token)?,
+            Some(token) => core_session::load_with_standing(self.sql()?, &self.clock, token)?,
             None => None,
         };
         Ok(self.session.get_or_init(|| loaded).as_ref())

@@ -7,7 +7,7 @@ use edgedesk_core::access::{self, Viewer};
 use edgedesk_core::paging::Paging;
 use edgedesk_core::rate_limit::{Check, Rule, address_key};
 use edgedesk_core::session::Session;
-use edgedesk_core::users::{self, Role};
+use edgedesk_core::users::Role;
 
 use crate::ctx::Ctx;
 
@@ -105,7 +105,7 @@ impl Ctx {
     /// operators' routes (`/api/admin/*`, `/api/agent/*`) cannot be discovered.
     pub fn require_operator(&self) -> Result<(&Session, Role), ApiError> {
         let s = self.require_full()?;
-        match users::role(self.sql()?, &s.user_id)? {
+        match self.standing()?.and_then(|p| p.role) {
             Some(r) if r.is_operator() => Ok((s, r)),
             _ => Err(ApiError::NotFound),
         }
@@ -126,7 +126,8 @@ impl Ctx {
     /// company access is approved (`core::access::require_desk_access`).
     pub fn desk_viewer(&self) -> Result<Viewer, ApiError> {
         let s = self.require_full()?;
-        access::require_desk_access(self.sql()?, &s.user_id)
+        let standing = self.standing()?.cloned().unwrap_or_default();
+        access::desk_viewer(&s.user_id, &standing)
     }
 
     /// `page` and `per_page` from the query string.
