@@ -124,6 +124,11 @@ async fn one_pass(ctx: &Ctx, settings: &Settings) -> Result<(usize, usize, bool)
             let ids: Vec<&str> = batch.iter().map(|m| m.id.as_str()).collect();
             outbox::mark_all_delivered(sql, &ids, ctx.now())?;
             delivered += batch.len();
+            // A short batch took everything due: claiming again would be a
+            // write for nothing (the run looks for due mail once more anyway).
+            if (batch.len() as i64) < LOG_BATCH {
+                break;
+            }
         }
         return Ok((delivered, 0, false));
     }

@@ -72,8 +72,25 @@ const RENEW_RUNNER: &str =
     "UPDATE settings SET value = CAST(?1 + ?2 AS TEXT) WHERE name = 'mail.runner'";
 const RELEASE_RUNNER: &str = "UPDATE settings SET value = '0' WHERE name = 'mail.runner'";
 
+const RUNNER_UNTIL: &str = "SELECT CAST(value AS INTEGER) FROM settings WHERE name = 'mail.runner'";
+
 /// Takes the runner lease if it is free (or its holder died: it expired).
+/// A lease seen held is left alone without writing: while a run delivers,
+/// every request that queues mail kicks, and each claim attempt would queue
+/// for SQLite's one write lock behind the people raising requests. A read
+/// suffices: the kick's mail is committed before it looks, and the run lets
+/// go of the lease before it looks for due mail (`delivery::run`).
 pub fn claim_runner(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    let held = sql
+        .execute(RUNNER_UNTIL, &[])?
+        .first()
+        .map(|r| r.opt_i64(0))
+        .transpose()?
+        .flatten()
+        .is_some_and(|until| until > now);
+    if held {
+        return Ok(false);
+    }
     Ok(!sql
         .execute(CLAIM_RUNNER, params![now, LEASE_S])?
         .rows

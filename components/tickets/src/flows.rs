@@ -14,7 +14,7 @@ use crate::attach;
 use crate::env::Env;
 use crate::notify::{self, Change};
 use crate::search;
-use crate::tickets::{self, NewTicket, Ticket, person, summary_json};
+use crate::tickets::{self, NewTicket, Ticket, person, person_at, summary_json};
 
 pub const RATING_COMMENT_MAX: usize = 2000;
 
@@ -171,20 +171,27 @@ pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError
     let sql = env.sql;
     let mut v = summary_json(env, t)?;
     let me = viewer.user_id();
+    // Participants with their names in one statement (not one per person).
     let participants = sql.execute(
-        "SELECT user_id, muted FROM ticket_participants WHERE ticket_id = ? ORDER BY added_at, user_id",
+        "SELECT p.user_id, p.muted, u.username, u.full_name, u.role FROM ticket_participants p \
+         LEFT JOIN users u ON u.id = p.user_id WHERE p.ticket_id = ? ORDER BY p.added_at, p.user_id",
         params![t.id.as_str()],
     )?;
     let mut people = Vec::new();
     let mut muted = false;
     let mut participant = false;
+    let mut raised_by = None;
     for r in &participants.rows {
         let id = r.text(0)?;
         if id == me {
             participant = true;
             muted = r.bool(1)?;
         }
-        people.push(person(sql, &id)?);
+        let p = person_at(r, &id, 2)?;
+        if id == t.raised_by {
+            raised_by = Some(p.clone());
+        }
+        people.push(p);
     }
     let rating = sql.execute(
         "SELECT score, comment, created_at FROM ticket_ratings WHERE ticket_id = ?",
@@ -206,7 +213,10 @@ pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError
     v["can_mute"] = json!(participant);
     v["can_rate"] = json!(answered && rating.is_null() && t.customer_id == me);
     v["rating"] = rating;
-    v["raised_by"] = person(sql, &t.raised_by)?;
+    v["raised_by"] = match raised_by {
+        Some(p) => p,
+        None => person(sql, &t.raised_by)?,
+    };
     attach::add_to_page(sql, viewer, &t.id, &mut v)?;
     Ok(v)
 }

@@ -21,10 +21,10 @@ pub fn fts_query(q: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-/// Indexes a request's own text (replacing what was indexed before). Rows are
-/// found by rowid, never by the UNINDEXED columns (that would scan the whole
-/// index): a request's text is rowid `-number`, a comment the rowid of its
-/// activity row.
+/// Indexes a new request's own text. Rows are found by rowid, never by the
+/// UNINDEXED columns (that would scan the whole index): a request's text is
+/// rowid `-number`, a comment the rowid of its activity row. A number is
+/// never given twice (`tickets::insert`), so there is nothing to replace.
 pub fn index_ticket(
     sql: &dyn Sql,
     ticket_id: &str,
@@ -33,10 +33,6 @@ pub fn index_ticket(
     summary: &str,
     description: &str,
 ) -> Result<(), ApiError> {
-    sql.execute(
-        "DELETE FROM ticket_search WHERE rowid = ?",
-        params![-number],
-    )?;
     sql.execute(
         "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) \
          VALUES (?, ?, ?, '', 0)",

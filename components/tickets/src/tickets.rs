@@ -187,7 +187,26 @@ pub fn insert(env: &Env<'_>, n: &NewTicket<'_>) -> Result<Ticket, ApiError> {
     )?;
     add_participant(sql, &id, n.customer_id, now)?;
     search::index_ticket(sql, &id, number, &env.key(number), &summary, &description)?;
-    by_number(sql, number)?.ok_or_else(|| ApiError::internal("ticket vanished"))
+    // The row as `INSERT` wrote it, without reading it back inside the write
+    // lock (`a_new_request_is_the_row_stored` pins the two together).
+    Ok(Ticket {
+        id,
+        number,
+        request_type_id: t.id,
+        summary,
+        description,
+        status: "open".into(),
+        resolution: None,
+        visibility: visibility.to_owned(),
+        customer_id: n.customer_id.to_owned(),
+        raised_by: n.raised_by.to_owned(),
+        organization_id: n.organization_id.map(str::to_owned),
+        assignee_id: None,
+        created_at: now,
+        updated_at: now,
+        last_activity_at: now,
+        waiting_since: Some(now),
+    })
 }
 
 pub fn add_participant(
@@ -207,18 +226,31 @@ pub fn add_participant(
 /// Someone as pages show them.
 pub fn person(sql: &dyn Sql, user_id: &str) -> Result<Json, ApiError> {
     let rows = sql.execute(
-        "SELECT id, username, full_name, role FROM users WHERE id = ?",
+        "SELECT username, full_name, role FROM users WHERE id = ?",
         params![user_id],
     )?;
-    Ok(match rows.first() {
-        Some(r) => json!({
-            "id": r.text(0)?,
-            "username": r.text(1)?,
-            "full_name": r.text(2)?,
-            "operator": r.text(3)? != "customer",
+    match rows.first() {
+        Some(r) => person_at(r, user_id, 0),
+        None => Ok(removed_person(user_id)),
+    }
+}
+
+/// [`person`] from `username, full_name, role` at column `at` of a row that
+/// left-joined `users` (a removed person's are null).
+pub fn person_at(r: &Row, user_id: &str, at: usize) -> Result<Json, ApiError> {
+    Ok(match r.opt_text(at)? {
+        Some(username) => json!({
+            "id": user_id,
+            "username": username,
+            "full_name": r.text(at + 1)?,
+            "operator": r.text(at + 2)? != "customer",
         }),
-        None => json!({ "id": user_id, "full_name": "(removed)", "operator": false }),
+        None => removed_person(user_id),
     })
+}
+
+fn removed_person(user_id: &str) -> Json {
+    json!({ "id": user_id, "full_name": "(removed)", "operator": false })
 }
 
 /// A request's columns ([`COLS`]) followed by the names its views show: topic,
@@ -387,6 +419,30 @@ mod tests {
             "SD-99999999999999",
         ] {
             assert_eq!(env.parse_key(k), None, "{k}");
+        }
+    }
+
+    #[test]
+    fn a_new_request_is_the_row_stored() {
+        let w = World::new();
+        let env = w.env();
+        for (visibility, org, raised_by) in
+            [("private", None, "ann"), ("organization", Some("o1"), "op")]
+        {
+            let made = insert(
+                &env,
+                &NewTicket {
+                    request_type: "technical-support",
+                    summary: "  Site down  ",
+                    description: "It is down.\r\nSince 9:00.",
+                    visibility,
+                    customer_id: "ann",
+                    organization_id: org,
+                    raised_by,
+                },
+            )
+            .unwrap();
+            assert_eq!(Some(&made), by_number(&w.db, made.number).unwrap().as_ref());
         }
     }
 

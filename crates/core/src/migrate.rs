@@ -94,8 +94,13 @@ pub fn statements(script: &str) -> Vec<String> {
 }
 
 /// Brings the schema up to date. Cheap when it already is: one PRAGMA read.
+/// The schema version this build migrates to (`PRAGMA user_version`).
+pub fn version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub fn ensure_schema(sql: &dyn Sql) -> Result<(), DbError> {
-    let target = MIGRATIONS.len() as i64;
+    let target = version();
     let v = user_version(sql)?;
     if v == target {
         return Ok(());

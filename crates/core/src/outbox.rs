@@ -14,7 +14,7 @@
 //! whose per-message lease claims keep delivery exactly once.
 
 use crate::clock::Clock;
-use crate::db::Sql;
+use crate::db::{Sql, Value};
 use crate::error::ApiError;
 use crate::params;
 use crate::random::Random;
@@ -199,29 +199,40 @@ const KICK_SETTING: &str = "mail.kick_at";
 /// past its retry time, or sending with an expired lease), and is the kick slot
 /// free? Reads only: the `outbox_due (state, next_attempt_at)` index answers
 /// both branches, and `settings` is looked up by its primary key.
-/// "Delivery has work at `?1`": pending mail past its retry time, a lease
-/// that expired, or a fan-out to copy. One literal for the due-check below
-/// and for [`anything_due`].
-macro_rules! work_due {
-    () => {
-        "(EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1) \
-          OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < ?1) \
+/// "Delivery has work at `now`" (a parameter of the caller's statement, such
+/// as `?1`): pending mail past its retry time, a lease that expired, or a
+/// fan-out to copy. One text for the due-check below and for
+/// [`anything_due`].
+fn work_due(now: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= {now}) \
+          OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' AND lease_until < {now}) \
           OR EXISTS (SELECT 1 FROM outbox_fanout))"
-    };
+    )
 }
 
-const DUE: &str = concat!(
-    "SELECT ",
-    work_due!(),
-    " AND COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?3), 0) <= ?1 - ?2"
-);
+/// The due-check as an expression of the caller's statement: work is due at
+/// parameter `now` and the kick slot is free, given the parameters holding
+/// [`KICK_GAP_S`] and the slot's settings name ([`due_check_args`]). The
+/// request's opening statement (`session::open`) carries it, so a signed-in
+/// request pays no statement of its own for it.
+pub fn due_check(now: &str, gap: &str, setting: &str) -> String {
+    format!(
+        "{} AND COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = {setting}), 0) \
+         <= {now} - {gap}",
+        work_due(now)
+    )
+}
 
-const ANYTHING_DUE: &str = concat!("SELECT ", work_due!());
+/// The values for [`due_check`]'s `gap` and `setting` parameters.
+pub fn due_check_args() -> [Value; 2] {
+    [Value::from(KICK_GAP_S), Value::from(KICK_SETTING)]
+}
 
 /// Has delivery any work at `now` (whatever the kick slot says)? A read, so
 /// the many kicks that find nothing to do never queue for the write lock.
 pub fn anything_due(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
-    let rows = sql.execute(ANYTHING_DUE, params![now])?;
+    let rows = sql.execute(&format!("SELECT {}", work_due("?1")), params![now])?;
     Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
 }
 
@@ -238,7 +249,11 @@ const RELEASE_KICK: &str =
 /// True when queued mail is due and nobody kicked delivery in the last
 /// [`KICK_GAP_S`] seconds (one read, no write).
 pub fn mail_due(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
-    let rows = sql.execute(DUE, params![now, KICK_GAP_S, KICK_SETTING])?;
+    let [gap, setting] = due_check_args();
+    let rows = sql.execute(
+        &format!("SELECT {}", due_check("?1", "?2", "?3")),
+        &[Value::from(now), gap, setting],
+    )?;
     Ok(rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) != 0)
 }
 
@@ -433,7 +448,7 @@ mod due_check_tests {
         let (db, _) = setup();
         let plan = db
             .execute(
-                &format!("EXPLAIN QUERY PLAN {DUE}"),
+                &format!("EXPLAIN QUERY PLAN SELECT {}", due_check("?1", "?2", "?3")),
                 params![1, 5, KICK_SETTING],
             )
             .unwrap();

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::access::{STANDING_COLS, Standing, standing_joins};
 use crate::clock::Clock;
-use crate::db::{Row, Sql};
+use crate::db::{Row, Sql, Value};
 use crate::error::ApiError;
 use crate::params;
 use crate::random::Random;
@@ -65,17 +65,19 @@ pub struct Session {
 
 const COLS: &str = "token_hash, user_id, stage, csrf_token, remember, created_at, last_seen_at, expires_at, second_factor_at";
 
-fn from_row(r: &Row) -> Result<Session, ApiError> {
+/// A session from [`COLS`] starting at column `at`.
+fn from_row_at(r: &Row, at: usize) -> Result<Session, ApiError> {
     Ok(Session {
-        token_hash: r.text(0)?,
-        user_id: r.text(1)?,
-        stage: Stage::parse(&r.text(2)?).ok_or_else(|| ApiError::internal("bad session stage"))?,
-        csrf_token: r.text(3)?,
-        remember: r.bool(4)?,
-        created_at: r.i64(5)?,
-        last_seen_at: r.i64(6)?,
-        expires_at: r.i64(7)?,
-        second_factor_at: r.opt_i64(8)?,
+        token_hash: r.text(at)?,
+        user_id: r.text(at + 1)?,
+        stage: Stage::parse(&r.text(at + 2)?)
+            .ok_or_else(|| ApiError::internal("bad session stage"))?,
+        csrf_token: r.text(at + 3)?,
+        remember: r.bool(at + 4)?,
+        created_at: r.i64(at + 5)?,
+        last_seen_at: r.i64(at + 6)?,
+        expires_at: r.i64(at + 7)?,
+        second_factor_at: r.opt_i64(at + 8)?,
     })
 }
 
@@ -146,41 +148,88 @@ pub fn load_with_standing(
     clock: &dyn Clock,
     token: &str,
 ) -> Result<Option<(Session, Standing)>, ApiError> {
-    if token.is_empty() || token.len() > 100 {
-        return Ok(None);
-    }
-    let hash = sha256_hex(token);
+    Ok(open(sql, clock, token)?.session)
+}
+
+/// What a request with a session cookie learns in its first statement.
+/// Every such request needs the session, nearly every one the desk gate's
+/// [`Standing`], and each one afterwards runs the mail due-check; the
+/// schema's version is checked before anything else is trusted. Each was a
+/// statement of its own, and a statement costs ~30 µs of host CPU however
+/// small (docs/PERFORMANCE.md, "Requests").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opening {
+    /// `PRAGMA user_version`: the caller migrates and opens again when it is
+    /// not this build's (`migrate::ensure_schema`).
+    pub schema_version: i64,
+    /// Mail is due and the kick slot is free (`outbox::mail_due`), as of
+    /// the start of the request.
+    pub mail_due: bool,
+    /// The live session for the token, with its person's standing.
+    pub session: Option<(Session, Standing)>,
+}
+
+/// The request's opening statement for `token` (see [`Opening`]); an unknown,
+/// expired or idle session reads as none, as with [`load`].
+pub fn open(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Opening, ApiError> {
+    // A token no session can have still opens the request (version and
+    // due-check); it matches nothing.
+    let hash = if token.is_empty() || token.len() > 100 {
+        String::new()
+    } else {
+        sha256_hex(token)
+    };
+    let now = clock.now();
     let cols: Vec<String> = COLS.split(", ").map(|c| format!("s.{c}")).collect();
+    let [gap, setting] = crate::outbox::due_check_args();
+    // One row whether or not the session exists: the left joins hang off a
+    // row of the parameters.
     let rows = sql.execute(
         &format!(
-            "SELECT {}, {STANDING_COLS} FROM sessions s {} WHERE s.token_hash = ?1",
+            "SELECT (SELECT user_version FROM pragma_user_version), {}, {}, {STANDING_COLS} \
+             FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON s.token_hash = p.hash {}",
+            crate::outbox::due_check("?2", "?3", "?4"),
             cols.join(", "),
             standing_joins("s.user_id")
         ),
-        params![hash.as_str()],
+        &[Value::from(hash.as_str()), Value::from(now), gap, setting],
     )?;
-    let Some(row) = rows.first() else {
-        return Ok(None);
+    let row = rows
+        .first()
+        .ok_or_else(|| ApiError::internal("the opening statement returned no row"))?;
+    let mut opening = Opening {
+        schema_version: row.i64(0)?,
+        mail_due: row.bool(1)?,
+        session: None,
     };
-    let mut s = from_row(row)?;
-    let standing = Standing::from_row(row, cols.len())?;
-    let now = clock.now();
+    if row.opt_text(2)?.is_none() {
+        return Ok(opening);
+    }
+    let s = from_row_at(row, 2)?;
+    let standing = Standing::from_row(row, 2 + cols.len())?;
+    opening.session = live(sql, now, s)?.map(|s| (s, standing));
+    Ok(opening)
+}
+
+/// `s` if it is still live at `now` (touched at most once a minute); a dead
+/// one is deleted.
+fn live(sql: &dyn Sql, now: i64, mut s: Session) -> Result<Option<Session>, ApiError> {
     let idle_out = !s.remember && now - s.last_seen_at > BROWSER_IDLE_S;
     if now >= s.expires_at || idle_out {
         sql.execute(
             "DELETE FROM sessions WHERE token_hash = ?",
-            params![hash.as_str()],
+            params![s.token_hash.as_str()],
         )?;
         return Ok(None);
     }
     if now - s.last_seen_at >= TOUCH_EVERY_S {
         sql.execute(
             "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?",
-            params![now, hash.as_str()],
+            params![now, s.token_hash.as_str()],
         )?;
         s.last_seen_at = now;
     }
-    Ok(Some((s, standing)))
+    Ok(Some(s))
 }
 
 /// Replaces a session with a fresh token at `stage` (same user, lifetime and
@@ -260,6 +309,45 @@ mod tests {
         assert_eq!(stored, sha256_hex(&token));
         assert_eq!(load(&db, &clock, &token).unwrap().unwrap(), s);
         assert_eq!(load(&db, &clock, "forged").unwrap(), None);
+    }
+
+    #[test]
+    fn the_opening_statement_answers_what_its_own_statements_did() {
+        use crate::outbox;
+        let (db, clock) = (db(), FixedClock::at(1_000_000));
+        // No session: still the schema version and the due-check.
+        for token in ["", "unknown", &"x".repeat(101)] {
+            let o = open(&db, &clock, token).unwrap();
+            assert_eq!(o.schema_version, crate::migrate::version());
+            assert_eq!((o.mail_due, o.session), (false, None), "{token:?}");
+        }
+        let (token, s) = create(&db, &clock, &OsRandom, "u1", Stage::Full, false).unwrap();
+        let o = open(&db, &clock, &token).unwrap();
+        assert_eq!(o.session.map(|(s, _)| s), Some(s));
+        assert!(!o.mail_due);
+        let mail = outbox::Mail {
+            kind: "test",
+            to: "a@x.test".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: String::new(),
+        };
+        outbox::enqueue(&db, &clock, &OsRandom, &mail).unwrap();
+        for at in [0, outbox::KICK_GAP_S + 1] {
+            clock.advance(at);
+            let now = clock.now();
+            assert!(outbox::mail_due(&db, now).unwrap());
+            assert!(open(&db, &clock, &token).unwrap().mail_due);
+            assert!(outbox::claim_kick(&db, now).unwrap());
+            // Kicked just now: not due for the gap, in either reading.
+            assert!(!outbox::mail_due(&db, now).unwrap());
+            assert!(!open(&db, &clock, &token).unwrap().mail_due);
+        }
+        // A dead session is deleted on sight, as `load` does.
+        clock.advance(BROWSER_IDLE_S + 1);
+        assert_eq!(open(&db, &clock, &token).unwrap().session, None);
+        let rows = db.execute("SELECT count(*) FROM sessions", &[]).unwrap();
+        assert_eq!(rows.first().unwrap().i64(0).unwrap(), 0);
     }
 
     #[test]

@@ -97,8 +97,18 @@ pub fn engine_with(pooling: bool) -> anyhow::Result<Engine> {
         .map_err(|e| anyhow!("cannot create the wasmtime engine: {e}"))
 }
 
-/// Bytes of each used memory slot reset with memset and kept resident.
-const LINEAR_MEMORY_KEEP_RESIDENT: usize = 128 << 10;
+/// At most this many bytes of the pages a request wrote in a memory slot are
+/// reset with memset and kept resident; the rest are given back (madvise).
+/// Only where Linux's PAGEMAP_SCAN says which pages were written: without
+/// it wasmtime resets the lowest bytes of the slot, and Rust guests put a
+/// 1 MiB stack first, so those are stack pages no request touches.
+fn linear_memory_keep_resident() -> usize {
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        1 << 20
+    } else {
+        0
+    }
+}
 
 fn pool_config() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
@@ -108,12 +118,16 @@ fn pool_config() -> PoolingAllocationConfig {
         .total_tables(2000)
         .total_stacks(1000)
         .max_memory_size(1 << 30)
-        // Reset the first pages of a slot with memset instead of
-        // madvise: cheaper for the small instances a request creates. Every
-        // slot a component has used keeps this much resident, and the app
-        // warms a few slots per component: at 1 MiB that was ~25 MiB of the
-        // host's memory under load (docs/PERFORMANCE.md, "Host memory").
-        .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
+        // Reset the pages a request wrote with memset instead of madvise,
+        // which unmapped them (a TLB flush on every core) only for the next
+        // request to fault them back in: ~10% of the host's CPU on "my
+        // requests" (docs/PERFORMANCE.md, "Requests"). Linux's PAGEMAP_SCAN
+        // (6.7+) finds the written pages wherever they are, and only those
+        // stay resident: a slot keeps what its requests use, not the whole
+        // allowance (the host's memory did not change; docs/PERFORMANCE.md,
+        // "Host memory").
+        .linear_memory_keep_resident(linear_memory_keep_resident())
+        .pagemap_scan(wasmtime::Enabled::Auto)
         .table_keep_resident(64 << 10);
     pool
 }

@@ -6,8 +6,9 @@ use std::cell::{Cell, OnceCell, RefCell};
 use edgedesk_core::access::Standing;
 use edgedesk_core::clock::SystemClock;
 use edgedesk_core::keys::{DataKeys, LinkKeys};
+use edgedesk_core::migrate;
 use edgedesk_core::random::OsRandom;
-use edgedesk_core::session::{self as core_session, Session, Stage};
+use edgedesk_core::session::{self as core_session, Opening, Session, Stage};
 use edgedesk_core::settings::{self, KeyVars, is_local_http};
 use edgedesk_core::token::ct_eq;
 use edgedesk_core::{ApiError, Clock, Kv, Random, Sql};
@@ -19,10 +20,13 @@ use crate::spin_store::{SpinKv, SpinSql};
 pub struct Ctx {
     pub req: Req,
     sql: OnceCell<SpinSql>,
+    /// The schema was checked (and migrated) on this request's connection.
+    schema_checked: Cell<bool>,
     kv: OnceCell<SpinKv>,
     pub clock: SystemClock,
     pub rng: OsRandom,
-    session: OnceCell<Option<(Session, Standing)>>,
+    /// The opening statement's answer; `None` without a session cookie.
+    opening: OnceCell<Option<Opening>>,
     pub(crate) set_cookies: RefCell<Vec<String>>,
     pub(crate) kick: Cell<bool>,
 }
@@ -32,10 +36,11 @@ impl Ctx {
         Self {
             req,
             sql: OnceCell::new(),
+            schema_checked: Cell::new(false),
             kv: OnceCell::new(),
             clock: SystemClock,
             rng: OsRandom,
-            session: OnceCell::new(),
+            opening: OnceCell::new(),
             set_cookies: RefCell::new(Vec::new()),
             kick: Cell::new(false),
         }
@@ -43,11 +48,20 @@ impl Ctx {
 
     /// The `default` database, opened on first use and migrated if behind.
     pub fn sql(&self) -> Result<&dyn Sql, ApiError> {
+        let conn = self.connection()?;
+        if !self.schema_checked.get() {
+            migrate::ensure_schema(conn)?;
+            self.schema_checked.set(true);
+        }
+        Ok(conn)
+    }
+
+    /// The connection, its schema not yet checked.
+    fn connection(&self) -> Result<&SpinSql, ApiError> {
         if let Some(s) = self.sql.get() {
             return Ok(s);
         }
         let conn = SpinSql::open_default()?;
-        edgedesk_core::migrate::ensure_schema(&conn)?;
         Ok(self.sql.get_or_init(|| conn))
     }
 
@@ -147,14 +161,40 @@ impl Ctx {
     }
 
     fn session_and_standing(&self) -> Result<Option<&(Session, Standing)>, ApiError> {
-        if let Some(s) = self.session.get() {
-            return Ok(s.as_ref());
+        Ok(self.opening()?.and_then(|o| o.session.as_ref()))
+    }
+
+    /// Whether the opening statement found mail due (`None` when the request
+    /// has not run it): the due-check after the answer needs no read then.
+    pub fn mail_due_at_opening(&self) -> Option<bool> {
+        self.opening
+            .get()
+            .and_then(|o| o.as_ref())
+            .map(|o| o.mail_due)
+    }
+
+    /// The opening statement (`core::session::open`) for a request with a
+    /// session cookie, run once. It also checks the schema version: when it
+    /// is not this build's, or the statement fails on a database not yet
+    /// migrated, the schema is migrated and the statement run again.
+    fn opening(&self) -> Result<Option<&Opening>, ApiError> {
+        if let Some(o) = self.opening.get() {
+            return Ok(o.as_ref());
         }
-        let loaded = match self.req.cookie(COOKIE) {
-            Some(token) => core_session::load_with_standing(self.sql()?, &self.clock, token)?,
-            None => None,
+        let Some(token) = self.req.cookie(COOKIE) else {
+            return Ok(self.opening.get_or_init(|| None).as_ref());
         };
-        Ok(self.session.get_or_init(|| loaded).as_ref())
+        let conn = self.connection()?;
+        let first = core_session::open(conn, &self.clock, token);
+        let opened = match first {
+            Ok(o) if self.schema_checked.get() || o.schema_version == migrate::version() => o,
+            _ => {
+                migrate::ensure_schema(conn)?;
+                core_session::open(conn, &self.clock, token)?
+            }
+        };
+        self.schema_checked.set(true);
+        Ok(self.opening.get_or_init(|| Some(opened)).as_ref())
     }
 
     /// The session at one of `stages`, or the contract's 401.

@@ -144,8 +144,10 @@ pub enum Kick {
 /// requests with a session cookie: they looked the session up, so the database
 /// is open already (nearly every page of a signed-in or returning visitor).
 /// Real Spin has no timer: this is how a failed delivery is retried without
-/// waiting for the next mail to be queued. One indexed read when nothing is
-/// due, and one exact claim when something is (`core::outbox::should_kick`).
+/// waiting for the next mail to be queued. Nothing to read when the request's
+/// opening statement carried the check (`core::session::Opening`), else one
+/// indexed read; one exact claim when something is due
+/// (`core::outbox::claim_kick`).
 pub fn kick_after_answer(ctx: &Ctx) -> Kick {
     if ctx.kick.get() {
         return Kick::Queued;
@@ -156,10 +158,18 @@ pub fn kick_after_answer(ctx: &Ctx) -> Kick {
         return Kick::No;
     }
     let now = ctx.now();
-    match ctx
-        .sql()
-        .and_then(|sql| edgedesk_core::outbox::should_kick(sql, now))
-    {
+    let kick = |sql: &dyn edgedesk_core::Sql| {
+        let due = match ctx.mail_due_at_opening() {
+            Some(due) => due,
+            None => edgedesk_core::outbox::mail_due(sql, now)?,
+        };
+        if due {
+            edgedesk_core::outbox::claim_kick(sql, now)
+        } else {
+            Ok(false)
+        }
+    };
+    match ctx.sql().and_then(kick) {
         Ok(true) => Kick::Due { claimed_at: now },
         Ok(false) => Kick::No,
         Err(e) => {
