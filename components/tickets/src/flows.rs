@@ -168,6 +168,29 @@ pub fn raise_for(
 
 /// The request page for this viewer.
 pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError> {
+    build_page(env, viewer, t, None)
+}
+
+/// The page of a request this request has just raised (the answer to a
+/// raise): it has no rating and no activity yet, and files only when the
+/// raise linked some, so those are not read (three statements fewer;
+/// `a_raised_page_is_the_page`).
+pub fn raised_page(
+    env: &Env<'_>,
+    viewer: &Viewer,
+    t: &Ticket,
+    with_files: bool,
+) -> Result<Json, ApiError> {
+    build_page(env, viewer, t, Some(with_files))
+}
+
+/// [`page`]; `just_raised` holds whether a just-raised request has files.
+fn build_page(
+    env: &Env<'_>,
+    viewer: &Viewer,
+    t: &Ticket,
+    just_raised: Option<bool>,
+) -> Result<Json, ApiError> {
     let sql = env.sql;
     let mut v = summary_json(env, t)?;
     let me = viewer.user_id();
@@ -193,19 +216,27 @@ pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError
         }
         people.push(p);
     }
-    let rating = sql.execute(
-        "SELECT score, comment, created_at FROM ticket_ratings WHERE ticket_id = ?",
-        params![t.id.as_str()],
-    )?;
-    let rating = match rating.first() {
-        Some(r) => {
-            json!({ "score": r.i64(0)?, "comment": r.opt_text(1)?, "created_at": rfc3339(r.i64(2)?) })
+    let rating = match just_raised {
+        Some(_) => Json::Null,
+        None => {
+            let rows = sql.execute(
+                "SELECT score, comment, created_at FROM ticket_ratings WHERE ticket_id = ?",
+                params![t.id.as_str()],
+            )?;
+            match rows.first() {
+                Some(r) => {
+                    json!({ "score": r.i64(0)?, "comment": r.opt_text(1)?, "created_at": rfc3339(r.i64(2)?) })
+                }
+                None => Json::Null,
+            }
         }
-        None => Json::Null,
     };
     let answered = matches!(t.status.as_str(), "answered" | "closed");
     v["description"] = json!(t.description);
-    v["activity"] = json!(activity::list(sql, &t.id, viewer.is_operator())?);
+    v["activity"] = match just_raised {
+        Some(_) => json!([]),
+        None => json!(activity::list(sql, &t.id, viewer.is_operator())?),
+    };
     v["participants"] = json!(people);
     v["muted"] = json!(muted);
     v["can_comment"] = json!(t.status != "closed");
@@ -217,7 +248,10 @@ pub fn page(env: &Env<'_>, viewer: &Viewer, t: &Ticket) -> Result<Json, ApiError
         Some(p) => p,
         None => person(sql, &t.raised_by)?,
     };
-    attach::add_to_page(sql, viewer, &t.id, &mut v)?;
+    match just_raised {
+        Some(false) => v["attachments"] = json!([]),
+        _ => attach::add_to_page(sql, viewer, &t.id, &mut v)?,
+    }
     Ok(v)
 }
 
@@ -653,6 +687,62 @@ mod tests {
         page: 1,
         per_page: 25,
     };
+
+    #[test]
+    fn a_raised_page_is_the_page() {
+        let w = World::new();
+        let env = w.env();
+        let t = raise_as(&w, "ann", "Fresh", "organization");
+        for who in ["ann", "bob", "op"] {
+            let v = viewer(&w, who);
+            assert_eq!(
+                raised_page(&env, &v, &t, false).unwrap(),
+                page(&env, &v, &t).unwrap()
+            );
+            assert_eq!(
+                raised_page(&env, &v, &t, true).unwrap(),
+                page(&env, &v, &t).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn every_page_of_a_list_counts_all_its_matches() {
+        let w = World::new();
+        let env = w.env();
+        for s in ["Invoice one", "Invoice two", "Password", "Invoice three"] {
+            raise_as(&w, "ann", s, "private");
+        }
+        let ann = viewer(&w, "ann");
+        let invoices = Filters {
+            q: Some("invoice".into()),
+            ..Filters::default()
+        };
+        for (f, all) in [(Filters::default(), 4), (invoices.clone(), 3)] {
+            for (page, shown) in [(1, 2), (2, all - 2), (3, 0), (9, 0)] {
+                let paging = Paging { page, per_page: 2 };
+                let mine = lists::customer_list(&env, &ann, "me", &f, &paging).unwrap();
+                assert_eq!(
+                    (mine.total, mine.items.len() as i64),
+                    (all, shown),
+                    "{f:?} page {page}"
+                );
+                let qf = QueueFilters {
+                    common: Filters {
+                        status: "any".into(),
+                        ..f.clone()
+                    },
+                    ..QueueFilters::default()
+                };
+                let queue = lists::queue(&env, "op", &qf, &paging).unwrap();
+                assert_eq!(
+                    (queue.total, queue.items.len() as i64),
+                    (all, shown),
+                    "{f:?} page {page}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn colleagues_see_shared_requests_but_not_private_ones() {

@@ -103,21 +103,29 @@ fn run(
         Some(cap) => format!("SELECT count(*) FROM (SELECT 1 FROM tickets t {filter} LIMIT {cap})"),
         None => format!("SELECT count(*) FROM tickets t {filter}"),
     };
-    let total = env
-        .sql
-        .execute(&count, &args)?
-        .first()
-        .map(|r| r.i64(0))
-        .transpose()?
-        .unwrap_or(0);
+    // The total rides on every row of the page, as a last column SQLite
+    // computes once: one statement instead of two. Its parameters come
+    // first in the text, so the filter's are given twice.
+    let twice: Vec<Value> = args.iter().chain(args.iter()).cloned().collect();
     let rows = env.sql.execute(
         &format!(
-            "SELECT {} FROM tickets t {SUMMARY_JOINS} {filter} ORDER BY {order} {}",
+            "SELECT {}, ({count}) FROM tickets t {SUMMARY_JOINS} {filter} ORDER BY {order} {}",
             list_cols(),
             paging.sql_limit()
         ),
-        &args,
+        &twice,
     )?;
+    let total = match rows.rows.first() {
+        Some(r) => r.i64(r.0.len() - 1)?,
+        // A page past the end has no row to carry it.
+        None => env
+            .sql
+            .execute(&count, &args)?
+            .first()
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0),
+    };
     let items = rows
         .rows
         .iter()

@@ -124,6 +124,7 @@ fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let input: RaiseInput = ctx.req.json()?;
     let mut env = env(ctx)?;
     env.limits = ctx.write_limits(Write::Raise, &viewer);
+    let files = input.attachment_ids.as_deref().unwrap_or_default();
     let t = flows::raise(
         &env,
         &viewer,
@@ -131,10 +132,11 @@ fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         &input.summary,
         &input.description,
         input.visibility.as_deref().unwrap_or("private"),
-        input.attachment_ids.as_deref().unwrap_or_default(),
+        files,
     )?;
     ctx.kick_mail();
-    Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
+    let page = flows::raised_page(&env, &viewer, &t, !files.is_empty())?;
+    Ok(Resp::json(201, &page))
 }
 
 fn filters(ctx: &Ctx) -> Filters {
@@ -408,7 +410,10 @@ fn raise_for(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         shared,
     )?;
     ctx.kick_mail();
-    Ok(Resp::json(201, &flows::page(&env, &viewer, &t)?))
+    Ok(Resp::json(
+        201,
+        &flows::raised_page(&env, &viewer, &t, false)?,
+    ))
 }
 
 #[derive(Deserialize)]
