@@ -72,8 +72,6 @@ const RENEW_RUNNER: &str =
     "UPDATE settings SET value = CAST(?1 + ?2 AS TEXT) WHERE name = 'mail.runner'";
 const RELEASE_RUNNER: &str = "UPDATE settings SET value = '0' WHERE name = 'mail.runner'";
 
-const RUNNER_UNTIL: &str = "SELECT CAST(value AS INTEGER) FROM settings WHERE name = 'mail.runner'";
-
 /// Takes the runner lease if it is free (or its holder died: it expired).
 /// A lease seen held is left alone without writing: while a run delivers,
 /// every request that queues mail kicks, and each claim attempt would queue
@@ -81,14 +79,7 @@ const RUNNER_UNTIL: &str = "SELECT CAST(value AS INTEGER) FROM settings WHERE na
 /// suffices: the kick's mail is committed before it looks, and the run lets
 /// go of the lease before it looks for due mail (`delivery::run`).
 pub fn claim_runner(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
-    let held = sql
-        .execute(RUNNER_UNTIL, &[])?
-        .first()
-        .map(|r| r.opt_i64(0))
-        .transpose()?
-        .flatten()
-        .is_some_and(|until| until > now);
-    if held {
+    if edgedesk_core::outbox::runner_busy(sql, now)? {
         return Ok(false);
     }
     Ok(!sql

@@ -269,6 +269,25 @@ pub fn should_kick(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
     Ok(mail_due(sql, now)? && claim_kick(sql, now)?)
 }
 
+/// Is a delivery run under way (the notifications component's `mail.runner`
+/// lease, until when in unix seconds, is held at `now`)? Then a kick is
+/// pointless: the run looks for due mail after letting go of the lease, so
+/// it sends anything committed before this read. Kicks that find it busy
+/// skip starting a delivery instance that would only find the lease held
+/// (while people raise requests, nearly every kick; docs/PERFORMANCE.md).
+pub fn runner_busy(sql: &dyn Sql, now: i64) -> Result<bool, ApiError> {
+    Ok(sql
+        .execute(
+            "SELECT CAST(value AS INTEGER) FROM settings WHERE name = 'mail.runner'",
+            &[],
+        )?
+        .first()
+        .map(|r| r.opt_i64(0))
+        .transpose()?
+        .flatten()
+        .is_some_and(|until| until > now))
+}
+
 /// Frees the slot claimed at `claimed_at` after a kick that failed to reach the
 /// notifications component, so the next request tries again instead of
 /// waiting out the gap.

@@ -224,6 +224,11 @@ fn handle(ctx: &Ctx, routes: &[Route]) -> Result<Resp, ApiError> {
 /// component missing `http://notifications.spin.internal` in its
 /// `allowed_outbound_hosts` cannot hold delivery back.
 async fn kick_delivery(ctx: &Ctx, kick: Kick) {
+    if let Ok(sql) = ctx.sql()
+        && matches!(edgedesk_core::outbox::runner_busy(sql, ctx.now()), Ok(true))
+    {
+        return;
+    }
     let req = spin_sdk::http::Request::post(
         "http://notifications.spin.internal/api/notifications/deliver",
         Vec::<u8>::new(),
