@@ -679,8 +679,14 @@ mod tests {
         .unwrap()
     }
 
-    fn keys(page: &edgedesk_core::paging::Page<crate::tickets::SummaryRow>) -> Vec<String> {
-        page.items.iter().map(|i| i.key.clone()).collect()
+    fn keys(page: &edgedesk_core::paging::Page<Box<serde_json::value::RawValue>>) -> Vec<String> {
+        page.items
+            .iter()
+            .map(|i| {
+                let row: Json = serde_json::from_str(i.get()).unwrap();
+                row["key"].as_str().unwrap().to_owned()
+            })
+            .collect()
     }
 
     const P: Paging = Paging {

@@ -6,10 +6,11 @@ use edgedesk_core::access::Viewer;
 use edgedesk_core::paging::{Page, Paging};
 use edgedesk_core::{ApiError, Sql, Value};
 use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
 use crate::env::Env;
 use crate::search;
-use crate::tickets::{SUMMARY_JOINS, SummaryRow, from_row, list_cols, list_row};
+use crate::tickets::{LIST_ROW_JSON, SUMMARY_JOINS};
 
 /// Filters shared by both lists.
 #[derive(Debug, Default, Clone)]
@@ -93,7 +94,7 @@ fn run(
     order: &str,
     paging: &Paging,
     count_cap: Option<i64>,
-) -> Result<Page<SummaryRow>, ApiError> {
+) -> Result<Page<Box<RawValue>>, ApiError> {
     let filter = if conds.is_empty() {
         String::new()
     } else {
@@ -103,20 +104,21 @@ fn run(
         Some(cap) => format!("SELECT count(*) FROM (SELECT 1 FROM tickets t {filter} LIMIT {cap})"),
         None => format!("SELECT count(*) FROM tickets t {filter}"),
     };
-    // The total rides on every row of the page, as a last column SQLite
-    // computes once: one statement instead of two. Its parameters come
-    // first in the text, so the filter's are given twice.
-    let twice: Vec<Value> = args.iter().chain(args.iter()).cloned().collect();
+    // The total rides on every row of the page, as a column SQLite computes
+    // once: one statement instead of two. Parameters: the key prefix (?1),
+    // then the count's, then the filter's (the same values again).
+    let mut all: Vec<Value> = vec![env.prefix.as_str().into()];
+    all.extend(args.iter().chain(args.iter()).cloned());
     let rows = env.sql.execute(
         &format!(
-            "SELECT {}, ({count}) FROM tickets t {SUMMARY_JOINS} {filter} ORDER BY {order} {}",
-            list_cols(),
+            "SELECT {LIST_ROW_JSON}, ({count}) FROM tickets t {SUMMARY_JOINS} {filter} \
+             ORDER BY {order} {}",
             paging.sql_limit()
         ),
-        &twice,
+        &all,
     )?;
     let total = match rows.rows.first() {
-        Some(r) => r.i64(r.0.len() - 1)?,
+        Some(r) => r.i64(1)?,
         // A page past the end has no row to carry it.
         None => env
             .sql
@@ -129,7 +131,7 @@ fn run(
     let items = rows
         .rows
         .iter()
-        .map(|r| list_row(env, r, from_row(r)?))
+        .map(|r| RawValue::from_string(r.text(0)?).map_err(ApiError::internal))
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(paging.list(items, total))
 }
@@ -143,7 +145,7 @@ pub fn customer_list(
     created_by: &str,
     f: &Filters,
     paging: &Paging,
-) -> Result<Page<SummaryRow>, ApiError> {
+) -> Result<Page<Box<RawValue>>, ApiError> {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let me = viewer.user_id().to_owned();
@@ -204,7 +206,7 @@ pub fn queue(
     me: &str,
     f: &QueueFilters,
     paging: &Paging,
-) -> Result<Page<SummaryRow>, ApiError> {
+) -> Result<Page<Box<RawValue>>, ApiError> {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut common_f = f.common.clone();

@@ -260,12 +260,38 @@ pub const SUMMARY_COLS: &str = "t.id, t.number, t.request_type_id, t.summary, t.
      t.status, t.resolution, t.visibility, t.customer_id, t.raised_by, t.organization_id, \
      t.assignee_id, t.created_at, t.updated_at, t.last_activity_at, t.waiting_since, \
      rt.key, rt.name, u.username, u.full_name, u.role, o.name, a.username, a.full_name, a.role";
-/// [`SUMMARY_COLS`] for lists, whose rows never show the description (up to
-/// 32,000 characters each): an empty one takes its place, so lists and pages
-/// share one row layout without copying every description out of SQLite.
-pub fn list_cols() -> String {
-    SUMMARY_COLS.replacen("t.description", "'' AS description", 1)
-}
+/// One list row as JSON text, made by SQLite (`json_object`) from the
+/// columns behind [`SUMMARY_COLS`] and [`SUMMARY_JOINS`]: the same fields,
+/// order and values as [`SummaryRow`] (`a_json_list_row_is_the_summary_row`
+/// pins the two together). Lists pass these on as they come. Lifting 25
+/// values a row into the guest, building `SummaryRow`s and serializing them
+/// again was most of a list's cost after its statement (docs/PERFORMANCE.md,
+/// "Requests"). `?1` is the key prefix; times are RFC 3339 in UTC, as
+/// `clock::rfc3339` writes them.
+pub const LIST_ROW_JSON: &str = "json_object(\
+     'assignee', CASE WHEN t.assignee_id IS NOT NULL THEN json(CASE WHEN a.full_name IS NULL \
+       THEN json_object('full_name', '(removed)', 'id', t.assignee_id, 'operator', json('false')) \
+       ELSE json_object('full_name', a.full_name, 'id', t.assignee_id, \
+         'operator', json(iif(a.role <> 'customer', 'true', 'false')), 'username', a.username) END) END, \
+     'created_at', strftime('%Y-%m-%dT%H:%M:%SZ', t.created_at, 'unixepoch'), \
+     'id', t.id, \
+     'key', ?1 || '-' || t.number, \
+     'last_activity_at', strftime('%Y-%m-%dT%H:%M:%SZ', t.last_activity_at, 'unixepoch'), \
+     'organization', CASE WHEN t.organization_id IS NOT NULL AND o.name IS NOT NULL \
+       THEN json_object('id', t.organization_id, 'name', o.name) END, \
+     'reporter', json(CASE WHEN u.full_name IS NULL \
+       THEN json_object('full_name', '(removed)', 'id', t.customer_id, 'operator', json('false')) \
+       ELSE json_object('full_name', u.full_name, 'id', t.customer_id, \
+         'operator', json(iif(u.role <> 'customer', 'true', 'false')), 'username', u.username) END), \
+     'request_type', CASE WHEN rt.key IS NOT NULL \
+       THEN json_object('id', t.request_type_id, 'key', rt.key, 'name', rt.name) END, \
+     'resolution', t.resolution, \
+     'status', t.status, \
+     'summary', t.summary, \
+     'updated_at', strftime('%Y-%m-%dT%H:%M:%SZ', t.updated_at, 'unixepoch'), \
+     'visibility', t.visibility, \
+     'waiting_since', CASE WHEN t.waiting_since IS NOT NULL \
+       THEN strftime('%Y-%m-%dT%H:%M:%SZ', t.waiting_since, 'unixepoch') END)";
 
 pub const SUMMARY_JOINS: &str = "LEFT JOIN request_types rt ON rt.id = t.request_type_id \
      LEFT JOIN users u ON u.id = t.customer_id \
@@ -342,13 +368,13 @@ fn person_ref_at(r: &Row, id: Option<&str>, at: usize) -> Result<Option<PersonRe
 /// the request itself.
 pub fn summary_row(env: &Env<'_>, r: &Row) -> Result<(Ticket, SummaryRow), ApiError> {
     let t = from_row(r)?;
-    let row = list_row(env, r, t.clone())?;
+    let row = summary_of(env, r, t.clone())?;
     Ok((t, row))
 }
 
-/// A list's row ([`list_cols`]), made from the request `t` read from the
-/// same row, moving its text instead of copying it.
-pub fn list_row(env: &Env<'_>, r: &Row, t: Ticket) -> Result<SummaryRow, ApiError> {
+/// The summary of the request `t` read from the same row, moving its text
+/// instead of copying it.
+fn summary_of(env: &Env<'_>, r: &Row, t: Ticket) -> Result<SummaryRow, ApiError> {
     let request_type = match r.opt_text(16)? {
         Some(key) => Some(TypeRef {
             id: t.request_type_id,
@@ -478,6 +504,77 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code(), "unknown_request_type");
+    }
+
+    #[test]
+    fn a_json_list_row_is_the_summary_row() {
+        let w = World::new();
+        let env = w.env();
+        let new = |summary: &'static str, customer_id: &'static str, org: Option<&'static str>| {
+            insert(
+                &env,
+                &NewTicket {
+                    request_type: "technical-support",
+                    summary,
+                    description: "",
+                    visibility: if org.is_some() {
+                        "organization"
+                    } else {
+                        "private"
+                    },
+                    customer_id,
+                    organization_id: org,
+                    raised_by: customer_id,
+                },
+            )
+            .unwrap()
+        };
+        new("Plain", "ann", Some("o1"));
+        new(
+            "Quotes \" and \\ and <script>alert(1)</script>",
+            "ann",
+            None,
+        );
+        new("Ünïcödé — 日本語 😀 \u{2028}", "bob", Some("o1"));
+        let assigned = new("Assigned", "gil", Some("o2"));
+        let gone = new("Reporter and assignee removed", "bob", None);
+        let answered = new("Answered", "ann", Some("o1"));
+        let sql = |s: &str, p: &[edgedesk_core::Value]| {
+            w.db.execute(s, p).unwrap();
+        };
+        sql(
+            "UPDATE tickets SET assignee_id = 'op' WHERE id = ?",
+            params![assigned.id.as_str()],
+        );
+        sql(
+            "UPDATE tickets SET assignee_id = 'ghost', customer_id = 'nobody' WHERE id = ?",
+            params![gone.id.as_str()],
+        );
+        sql(
+            "UPDATE tickets SET status = 'answered', resolution = 'Sent \"it\"\n', \
+             waiting_since = NULL, updated_at = updated_at + 3661 WHERE id = ?",
+            params![answered.id.as_str()],
+        );
+        sql(
+            "UPDATE request_types SET name = 'Tech \"support\"' WHERE key = 'technical-support'",
+            &[],
+        );
+        let rows =
+            w.db.execute(
+                &format!(
+                    "SELECT {LIST_ROW_JSON}, {SUMMARY_COLS} FROM tickets t {SUMMARY_JOINS} \
+                     ORDER BY t.number"
+                ),
+                params![env.prefix.as_str()],
+            )
+            .unwrap();
+        assert_eq!(rows.rows.len(), 6);
+        for r in &rows.rows {
+            let made_by_sqlite = r.text(0).unwrap();
+            let rest = Row(r.0[1..].to_vec());
+            let made_here = serde_json::to_string(&summary_row(&env, &rest).unwrap().1).unwrap();
+            assert_eq!(made_by_sqlite, made_here);
+        }
     }
 
     #[test]
