@@ -471,7 +471,10 @@ async fn session_lookup_cost_before_and_after_the_due_check() -> anyhow::Result<
     let now = edgedesk_core::Clock::now(&SystemClock);
     let t = Instant::now();
     for _ in 0..10_000 {
-        assert!(!edgedesk_core::outbox::should_kick(&d, now).map_err(|e| anyhow::anyhow!("{e}"))?);
+        assert!(
+            !edgedesk_core::outbox::should_kick(&d, now, None)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        );
     }
     eprintln!(
         "due-check SQL (native, 10 000 delivered rows): {:.1} µs per call",

@@ -371,41 +371,38 @@ fn person_ref_at(r: &Row, id: Option<&str>, at: usize) -> Result<Option<PersonRe
 /// the request itself.
 pub fn summary_row(env: &Env<'_>, r: &Row) -> Result<(Ticket, SummaryRow), ApiError> {
     let t = from_row(r)?;
-    let row = summary_of(env, r, t.clone())?;
-    Ok((t, row))
-}
-
-/// The summary of the request `t` read from the same row, moving its text
-/// instead of copying it.
-fn summary_of(env: &Env<'_>, r: &Row, t: Ticket) -> Result<SummaryRow, ApiError> {
     let request_type = match r.opt_text(16)? {
         Some(key) => Some(TypeRef {
-            id: t.request_type_id,
+            id: t.request_type_id.clone(),
             key,
             name: r.opt_text(17)?,
         }),
         None => None,
     };
-    let organization = match (t.organization_id, r.opt_text(21)?) {
-        (Some(id), Some(name)) => Some(OrgRef { id, name }),
+    let organization = match (&t.organization_id, r.opt_text(21)?) {
+        (Some(id), Some(name)) => Some(OrgRef {
+            id: id.clone(),
+            name,
+        }),
         _ => None,
     };
-    Ok(SummaryRow {
+    let row = SummaryRow {
         assignee: person_ref_at(r, t.assignee_id.as_deref(), 22)?,
         created_at: rfc3339(t.created_at),
+        id: t.id.clone(),
         key: env.key(t.number),
         last_activity_at: rfc3339(t.last_activity_at),
         organization,
         reporter: person_ref_at(r, Some(&t.customer_id), 18)?,
         request_type,
-        resolution: t.resolution,
-        status: t.status,
-        summary: t.summary,
+        resolution: t.resolution.clone(),
+        status: t.status.clone(),
+        summary: t.summary.clone(),
         updated_at: rfc3339(t.updated_at),
-        visibility: t.visibility,
+        visibility: t.visibility.clone(),
         waiting_since: t.waiting_since.map(rfc3339),
-        id: t.id,
-    })
+    };
+    Ok((t, row))
 }
 
 /// [`summary_row`] as JSON, for views that add fields to it.

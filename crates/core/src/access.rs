@@ -59,9 +59,9 @@ pub fn membership(sql: &dyn Sql, user_id: &str) -> Result<Option<Membership>, Ap
 }
 
 /// What the desk gate needs to know of a person: their role and their company
-/// access. `session::load` reads it in the session's own statement, since
-/// nearly every request with a session asks the gate next (one statement
-/// fewer is ~20 µs of host CPU per request; docs/PERFORMANCE.md).
+/// access. `session::open` reads it in the session's own statement, since
+/// nearly every request with a session asks the gate next (a statement costs
+/// ~30 µs of host CPU however small; docs/PERFORMANCE.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Standing {
     /// `None` when the person does not exist (any more).
@@ -357,12 +357,12 @@ mod tests {
     fn the_session_reads_the_standing_the_gate_reads_on_its_own() {
         use crate::clock::FixedClock;
         use crate::random::OsRandom;
-        use crate::session::{Stage, create, load_with_standing};
+        use crate::session::{Stage, create, open};
         let db = db();
         let clock = FixedClock::at(1_000);
         let seen = |user: &str| {
             let (token, _) = create(&db, &clock, &OsRandom, user, Stage::Full, false).unwrap();
-            let (s, with_session) = load_with_standing(&db, &clock, &token).unwrap().unwrap();
+            let (s, with_session) = open(&db, &clock, &token).unwrap().session.unwrap();
             assert_eq!(s.user_id, user);
             let alone = standing(&db, user).unwrap();
             assert_eq!(with_session, alone, "{user}");

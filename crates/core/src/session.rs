@@ -138,17 +138,7 @@ fn insert(
 /// The live session for a raw token, or `None` (unknown, expired or idle too long;
 /// a dead row is deleted on sight). Touches `last_seen_at` at most once a minute.
 pub fn load(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Option<Session>, ApiError> {
-    Ok(load_with_standing(sql, clock, token)?.map(|(s, _)| s))
-}
-
-/// [`load`], and the person's [`Standing`] (role, company access) read in
-/// the same statement, for the desk gate.
-pub fn load_with_standing(
-    sql: &dyn Sql,
-    clock: &dyn Clock,
-    token: &str,
-) -> Result<Option<(Session, Standing)>, ApiError> {
-    Ok(open(sql, clock, token)?.session)
+    Ok(open(sql, clock, token)?.session.map(|(s, _)| s))
 }
 
 /// What a request with a session cookie learns in its first statement.

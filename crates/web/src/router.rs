@@ -158,18 +158,11 @@ pub fn kick_after_answer(ctx: &Ctx) -> Kick {
         return Kick::No;
     }
     let now = ctx.now();
-    let kick = |sql: &dyn edgedesk_core::Sql| {
-        let due = match ctx.mail_due_at_opening() {
-            Some(due) => due,
-            None => edgedesk_core::outbox::mail_due(sql, now)?,
-        };
-        if due {
-            edgedesk_core::outbox::claim_kick(sql, now)
-        } else {
-            Ok(false)
-        }
-    };
-    match ctx.sql().and_then(kick) {
+    let known_due = ctx.mail_due_at_opening();
+    match ctx
+        .sql()
+        .and_then(|sql| edgedesk_core::outbox::should_kick(sql, now, known_due))
+    {
         Ok(true) => Kick::Due { claimed_at: now },
         Ok(false) => Kick::No,
         Err(e) => {
