@@ -679,11 +679,11 @@ mod tests {
         .unwrap()
     }
 
-    fn keys(page: &edgedesk_core::paging::Page<Box<serde_json::value::RawValue>>) -> Vec<String> {
+    fn keys(page: &edgedesk_core::paging::JsonPage) -> Vec<String> {
         page.items
             .iter()
             .map(|i| {
-                let row: Json = serde_json::from_str(i.get()).unwrap();
+                let row: Json = serde_json::from_str(i).unwrap();
                 row["key"].as_str().unwrap().to_owned()
             })
             .collect()

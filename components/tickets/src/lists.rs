@@ -3,10 +3,9 @@
 //! (see migrations/0005_requests.sql and the plan test below).
 
 use edgedesk_core::access::Viewer;
-use edgedesk_core::paging::{Page, Paging};
+use edgedesk_core::paging::{JsonPage, Paging};
 use edgedesk_core::{ApiError, Sql, Value};
 use serde_json::Value as Json;
-use serde_json::value::RawValue;
 
 use crate::env::Env;
 use crate::search;
@@ -94,7 +93,7 @@ fn run(
     order: &str,
     paging: &Paging,
     count_cap: Option<i64>,
-) -> Result<Page<Box<RawValue>>, ApiError> {
+) -> Result<JsonPage, ApiError> {
     let filter = if conds.is_empty() {
         String::new()
     } else {
@@ -130,10 +129,10 @@ fn run(
     };
     let items = rows
         .rows
-        .iter()
-        .map(|r| RawValue::from_string(r.text(0)?).map_err(ApiError::internal))
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(paging.list(items, total))
+        .into_iter()
+        .map(|mut r| r.take_text(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(paging.json_list(items, total))
 }
 
 /// `GET /api/requests`: `created_by=me` (the caller's own) or `anyone` (also
@@ -145,7 +144,7 @@ pub fn customer_list(
     created_by: &str,
     f: &Filters,
     paging: &Paging,
-) -> Result<Page<Box<RawValue>>, ApiError> {
+) -> Result<JsonPage, ApiError> {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let me = viewer.user_id().to_owned();
@@ -184,7 +183,7 @@ pub fn customer_list(
         f.status = "any".into();
     }
     if !common(env, &f, viewer.is_operator(), &mut conds, &mut args)? {
-        return Ok(paging.list(Vec::new(), 0));
+        return Ok(paging.json_list(Vec::new(), 0));
     }
     run(env, &conds, args, BY_ACTIVITY, paging, None)
 }
@@ -206,7 +205,7 @@ pub fn queue(
     me: &str,
     f: &QueueFilters,
     paging: &Paging,
-) -> Result<Page<Box<RawValue>>, ApiError> {
+) -> Result<JsonPage, ApiError> {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut common_f = f.common.clone();
@@ -243,7 +242,7 @@ pub fn queue(
         args.push(org.into());
     }
     if !common(env, &common_f, true, &mut conds, &mut args)? {
-        return Ok(paging.list(Vec::new(), 0));
+        return Ok(paging.json_list(Vec::new(), 0));
     }
     let order = match f.sort.as_str() {
         "" | "waiting" if waiting_only => "t.waiting_since, t.number",

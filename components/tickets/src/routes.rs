@@ -152,7 +152,7 @@ fn list(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let env = env(ctx)?;
     let created_by = ctx.req.query_param("created_by").unwrap_or_default();
     let page = lists::customer_list(&env, &viewer, &created_by, &filters(ctx), &ctx.paging()?)?;
-    Ok(Resp::json(200, &page))
+    Ok(Resp::json_text(200, page.to_json()))
 }
 
 fn show(ctx: &Ctx, p: &Params) -> Result<Resp, ApiError> {
@@ -342,7 +342,7 @@ fn queue(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         sort: ctx.req.query_param("sort").unwrap_or_default(),
     };
     let page = lists::queue(&env, &s.user_id, &f, &ctx.paging()?)?;
-    Ok(Resp::json(200, &page))
+    Ok(Resp::json_text(200, page.to_json()))
 }
 
 fn counts(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {

@@ -100,6 +100,14 @@ impl Row {
             _ => Err(DbError::Type(i)),
         }
     }
+    /// Column `i`'s text, moved out of the row (a large value, such as a
+    /// list row's JSON, is not copied).
+    pub fn take_text(&mut self, i: usize) -> Result<String, DbError> {
+        match self.0.get_mut(i).ok_or(DbError::Missing(i))? {
+            Value::Text(v) => Ok(std::mem::take(v)),
+            _ => Err(DbError::Type(i)),
+        }
+    }
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
         match self.at(i)? {
             Value::Text(v) => Ok(Some(v.clone())),

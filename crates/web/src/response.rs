@@ -34,6 +34,12 @@ impl Resp {
     /// JSON answer; API answers are never cached.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        Self::json_text(status, body)
+    }
+
+    /// JSON answer whose body is JSON text already (a list page built
+    /// around SQLite's rows, `paging::JsonPage`).
+    pub fn json_text(status: u16, body: Vec<u8>) -> Self {
         Self::new(status)
             .header("content-type", "application/json; charset=utf-8")
             .header("cache-control", "no-store")
