@@ -83,7 +83,7 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
     let sql = ctx.sql()?;
     edgedesk_core::db::relax_sync(sql);
     let until = ctx.now() + RUN_FOR_S;
-    let (mut delivered, mut failed) = (0, 0);
+    let (mut delivered, mut failed, mut idle_passes) = (0, 0, 0);
     while outbox::claim_runner(sql, ctx.now())? {
         let pass = one_pass(ctx, &settings).await;
         // Let go even when the pass failed (a locked database): the next
@@ -92,11 +92,24 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
         let (d, f, relay_down) = pass?;
         delivered += d;
         failed += f;
-        if relay_down || d + f == 0 || ctx.now() >= until || !outbox::any_due(sql, ctx.now())? {
+        idle_passes = if d + f == 0 { idle_passes + 1 } else { 0 };
+        if !another_pass(relay_down, idle_passes, ctx.now() >= until)
+            || !outbox::any_due(sql, ctx.now())?
+        {
             break;
         }
     }
     Ok(serde_json::json!({ "delivered": delivered, "failed": failed }))
+}
+
+/// Whether the run looks for due mail again once it has let go of the lease.
+/// A pass that found nothing is no reason to stop: mail committed just after
+/// it looked had its kick turned away by the lease, and only this run is
+/// left to deliver it (it would otherwise wait for the next signed-in
+/// request's due-check). Two empty passes in a row do stop the run, so it
+/// never spins; a failing relay or the run's time limit stop it too.
+fn another_pass(relay_down: bool, idle_passes: u32, out_of_time: bool) -> bool {
+    !relay_down && idle_passes < 2 && !out_of_time
 }
 
 /// One pass: copy fan-outs into the outbox, then deliver a batch. Returns
@@ -241,6 +254,15 @@ mod tests {
         assert!(inline_wait(1, &f).is_some());
         assert!(inline_wait(1, &Failure::TimedOut(15)).is_some());
         assert!(inline_wait(1, &Failure::Answered(429)).is_some());
+    }
+
+    #[test]
+    fn an_empty_pass_still_looks_for_mail_queued_while_it_ran() {
+        assert!(another_pass(false, 0, false));
+        assert!(another_pass(false, 1, false), "one empty pass goes on");
+        assert!(!another_pass(false, 2, false), "two empty passes stop");
+        assert!(!another_pass(true, 0, false), "the relay is down");
+        assert!(!another_pass(false, 0, true), "out of time");
     }
 
     #[test]
