@@ -319,6 +319,9 @@ pub struct SqliteConnection {
     /// turn in it while it writes.
     gate: Option<Arc<WriteGate>>,
     turn: Option<OwnedSemaphorePermit>,
+    /// When this connection took its turn (`EDGEDESK_SQL_TRACE` reports
+    /// how long it held it).
+    turn_since: Option<std::time::Instant>,
 }
 
 /// Does this statement, run on a connection in autocommit mode (`idle`),
@@ -511,6 +514,7 @@ impl sqlite::HostConnection for HostState {
                 home,
                 gate,
                 turn: None,
+                turn_since: None,
             })
             .map_err(|_| Error::Io("too many connections opened".to_owned()))
     }
@@ -550,6 +554,7 @@ impl sqlite::HostConnection for HostState {
             }
             if let Ok(handle) = self.table.get_mut(&connection) {
                 handle.turn = Some(turn);
+                handle.turn_since = Some(std::time::Instant::now());
             }
         }
         // Inline only what cannot wait on SQLite's busy handler: reads (WAL
@@ -581,8 +586,14 @@ impl sqlite::HostConnection for HostState {
         } else {
             tokio::task::spawn_blocking(run).await.map_err(io)??
         };
+        // Back in autocommit: dropping the turn lets the next writer in.
         if idle && let Ok(handle) = self.table.get_mut(&connection) {
-            handle.turn = None; // the next writer's turn
+            if handle.turn.take().is_some()
+                && let Some(since) = handle.turn_since.take()
+                && trace_enabled()
+            {
+                trace("(write turn held)", since.elapsed());
+            }
         }
         result
     }
