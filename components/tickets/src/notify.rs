@@ -43,68 +43,54 @@ pub struct Recipient {
     pub full_name: String,
 }
 
-/// Participants to tell about a change by `author` (who is never told).
-pub fn recipients(
+/// Who is told about a change by `author` (never the author), and the
+/// "This is shared with Ann Archer, Bob Baker and Acme Corp." line their mail
+/// carries: one statement reads every participant (the line names them all,
+/// muted or not) and the organization's name. It runs inside the change's
+/// write transaction, where each statement holds up every other writer.
+pub fn audience(
     sql: &dyn Sql,
-    ticket_id: &str,
+    t: &Ticket,
     author: &str,
     category: Category,
-) -> Result<Vec<Recipient>, ApiError> {
+) -> Result<(Vec<Recipient>, String), ApiError> {
+    let org = t
+        .organization_id
+        .as_deref()
+        .filter(|_| t.visibility == "organization");
     let rows = sql.execute(
         &format!(
-            "SELECT u.id, u.email, u.full_name FROM ticket_participants p \
-             JOIN users u ON u.id = p.user_id \
-             LEFT JOIN notification_prefs n ON n.user_id = p.user_id \
-             WHERE p.ticket_id = ?1 AND p.muted = 0 AND p.user_id <> ?2 \
-             AND coalesce(n.{}, 1) = 1 ORDER BY p.added_at, u.id",
+            "SELECT u.id, u.email, u.full_name,              p.muted = 0 AND p.user_id <> ?2 AND coalesce(n.{}, 1) = 1,              (SELECT name FROM organizations WHERE id = ?3)              FROM ticket_participants p JOIN users u ON u.id = p.user_id              LEFT JOIN notification_prefs n ON n.user_id = p.user_id              WHERE p.ticket_id = ?1 ORDER BY p.added_at, u.id",
             category.column()
         ),
-        params![ticket_id, author],
+        params![t.id.as_str(), author, org],
     )?;
-    rows.rows
-        .iter()
-        .map(|r| {
-            Ok(Recipient {
+    let mut names = Vec::with_capacity(rows.rows.len() + 1);
+    let mut told = Vec::new();
+    for r in &rows.rows {
+        let full_name = r.text(2)?;
+        if r.bool(3)? {
+            told.push(Recipient {
                 user_id: r.text(0)?,
                 email: r.text(1)?,
-                full_name: r.text(2)?,
-            })
-        })
-        .collect()
+                full_name: full_name.clone(),
+            });
+        }
+        names.push(full_name);
+    }
+    if let Some(org_name) = rows.first().map(|r| r.opt_text(4)).transpose()?.flatten() {
+        names.push(org_name);
+    }
+    Ok((told, shared_line(&names)))
 }
 
-/// "This is shared with Ann Archer, Bob Baker and Acme Corp."
-pub fn shared_with(sql: &dyn Sql, t: &Ticket) -> Result<String, ApiError> {
-    let mut names: Vec<String> = sql
-        .execute(
-            "SELECT u.full_name FROM ticket_participants p JOIN users u ON u.id = p.user_id \
-             WHERE p.ticket_id = ? ORDER BY p.added_at, u.id",
-            params![t.id.as_str()],
-        )?
-        .rows
-        .iter()
-        .map(|r| r.text(0))
-        .collect::<Result<_, _>>()?;
-    if t.visibility == "organization"
-        && let Some(org) = &t.organization_id
-        && let Some(r) = sql
-            .execute(
-                "SELECT name FROM organizations WHERE id = ?",
-                params![org.as_str()],
-            )?
-            .first()
-    {
-        names.push(r.text(0)?);
+/// "This is shared with A.", "… with A, B and C.", or nothing for nobody.
+fn shared_line(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("This is shared with {one}."),
+        [rest @ .., last] => format!("This is shared with {} and {last}.", rest.join(", ")),
     }
-    Ok(match names.len() {
-        0 => String::new(),
-        1 => format!("This is shared with {}.", names[0]),
-        n => format!(
-            "This is shared with {} and {}.",
-            names[..n - 1].join(", "),
-            names[n - 1]
-        ),
-    })
 }
 
 fn subject(env: &Env<'_>, t: &Ticket) -> String {
@@ -192,11 +178,10 @@ pub fn notify(
     } else {
         author
     };
-    let people = recipients(env.sql, &t.id, exclude, category)?;
+    let (people, shared) = audience(env.sql, t, exclude, category)?;
     if people.is_empty() {
         return Ok(0);
     }
-    let shared = shared_with(env.sql, t)?;
     let key = env.key(t.number);
     for to in &people {
         let (kind, parts) = match change {
@@ -265,3 +250,71 @@ pub const RATINGS: &[(i64, &str)] = &[
     (4, "Good"),
     (5, "Very good"),
 ];
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::World;
+    use crate::tickets::{NewTicket, add_participant, insert};
+
+    #[test]
+    fn the_audience_leaves_out_the_author_the_muted_and_those_who_opted_out() {
+        let w = World::new();
+        let env = w.env();
+        let mut t = insert(
+            &env,
+            &NewTicket {
+                request_type: "technical-support",
+                summary: "Site down",
+                description: "",
+                visibility: "private",
+                customer_id: "ann",
+                organization_id: Some("o1"),
+                raised_by: "ann",
+            },
+        )
+        .unwrap();
+        for who in ["bob", "op", "gil"] {
+            add_participant(&w.db, &t.id, who, env.now() + 1).unwrap();
+        }
+        w.db.execute(
+            "UPDATE ticket_participants SET muted = 1 WHERE user_id = 'gil'",
+            &[],
+        )
+        .unwrap();
+        w.db.execute(
+            "INSERT INTO notification_prefs (user_id, comments, updated_at) VALUES ('bob', 0, 0)",
+            &[],
+        )
+        .unwrap();
+        let ids = |people: &[Recipient]| -> Vec<String> {
+            people.iter().map(|p| p.user_id.clone()).collect()
+        };
+        let all = "This is shared with Name ann, Name bob, Name gil and Name op.";
+        let (told, line) = audience(&w.db, &t, "op", Category::Comments).unwrap();
+        assert_eq!((ids(&told), line.as_str()), (vec!["ann".to_owned()], all));
+        let (told, _) = audience(&w.db, &t, "ann", Category::Status).unwrap();
+        assert_eq!(ids(&told), ["bob", "op"]);
+        // Shared with the organization: its name ends the line.
+        t.visibility = "organization".into();
+        let (_, line) = audience(&w.db, &t, "", Category::Created).unwrap();
+        assert_eq!(
+            line,
+            "This is shared with Name ann, Name bob, Name gil, Name op and Acme."
+        );
+    }
+
+    #[test]
+    fn the_shared_line_reads_as_a_sentence() {
+        let names =
+            |n: &[&str]| shared_line(&n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(names(&[]), "");
+        assert_eq!(names(&["Ann"]), "This is shared with Ann.");
+        assert_eq!(names(&["Ann", "Acme"]), "This is shared with Ann and Acme.");
+        assert_eq!(
+            names(&["Ann", "Bob", "Acme"]),
+            "This is shared with Ann, Bob and Acme."
+        );
+    }
+}

@@ -147,21 +147,60 @@ const INSERT: &str = "INSERT INTO tickets (id, number, request_type_id, summary,
      last_activity_at, waiting_since) \
      VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?8, ?9, ?10, ?10, ?10, ?10)";
 
-/// Inserts a request inside the caller's transaction: the number comes from one
-/// UPDATE … RETURNING on the sequence row, so concurrent creations get
-/// consecutive numbers with no gap (a rolled-back creation gives its number back).
-pub fn insert(env: &Env<'_>, n: &NewTicket<'_>) -> Result<Ticket, ApiError> {
-    let t = types::for_new_request(env.sql, n.request_type)?;
-    let summary = clean_summary(n.summary)?;
-    let description = clean_description(n.description)?;
-    let visibility = check_visibility(n.visibility)?;
-    if visibility == "organization" && n.organization_id.is_none() {
-        return Err(ApiError::invalid(
-            "visibility",
-            "no_organization",
-            "There is no organization to share this request with.",
-        ));
+/// A new request's topic and text, checked: what [`insert_checked`] stores.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub request_type_id: String,
+    pub summary: String,
+    pub description: String,
+    pub visibility: &'static str,
+}
+
+impl NewTicket<'_> {
+    /// Checks topic, text and visibility (one read: the topic). A raise does
+    /// this before its write transaction, so invalid input never waits for
+    /// the write lock and the lock is not held for the read.
+    pub fn check(&self, sql: &dyn Sql) -> Result<Checked, ApiError> {
+        let t = types::for_new_request(sql, self.request_type)?;
+        let summary = clean_summary(self.summary)?;
+        let description = clean_description(self.description)?;
+        let visibility = check_visibility(self.visibility)?;
+        if visibility == "organization" && self.organization_id.is_none() {
+            return Err(ApiError::invalid(
+                "visibility",
+                "no_organization",
+                "There is no organization to share this request with.",
+            ));
+        }
+        Ok(Checked {
+            request_type_id: t.id,
+            summary,
+            description,
+            visibility,
+        })
     }
+}
+
+/// Checks and inserts a request inside the caller's transaction.
+pub fn insert(env: &Env<'_>, n: &NewTicket<'_>) -> Result<Ticket, ApiError> {
+    insert_checked(env, n, n.check(env.sql)?)
+}
+
+/// Inserts a request checked by `n.check` inside the caller's transaction:
+/// the number comes from one UPDATE … RETURNING on the sequence row, so
+/// concurrent creations get consecutive numbers with no gap (a rolled-back
+/// creation gives its number back).
+pub fn insert_checked(
+    env: &Env<'_>,
+    n: &NewTicket<'_>,
+    checked: Checked,
+) -> Result<Ticket, ApiError> {
+    let Checked {
+        request_type_id,
+        summary,
+        description,
+        visibility,
+    } = checked;
     let sql = env.sql;
     let number = sql
         .execute(NEXT_NUMBER, &[])?
@@ -175,7 +214,7 @@ pub fn insert(env: &Env<'_>, n: &NewTicket<'_>) -> Result<Ticket, ApiError> {
         params![
             id.as_str(),
             number,
-            t.id.as_str(),
+            request_type_id.as_str(),
             summary.as_str(),
             description.as_str(),
             visibility,
@@ -192,7 +231,7 @@ pub fn insert(env: &Env<'_>, n: &NewTicket<'_>) -> Result<Ticket, ApiError> {
     Ok(Ticket {
         id,
         number,
-        request_type_id: t.id,
+        request_type_id,
         summary,
         description,
         status: "open".into(),
