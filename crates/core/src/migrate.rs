@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_list_order",
         include_str!("../../../migrations/0012_list_order.sql"),
     ),
+    (
+        "0013_my_requests_covering",
+        include_str!("../../../migrations/0013_my_requests_covering.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
