@@ -157,7 +157,8 @@ mod tests {
                 "0009_mail_fanout",
                 "0010_outbox_bulk",
                 "0011_console_summaries",
-                "0012_list_order"
+                "0012_list_order",
+                "0013_my_requests_covering"
             ]
         );
     }
