@@ -264,7 +264,7 @@ async fn desk_budgets() -> anyhow::Result<()> {
                 rusqlite::params![n, customer],
             )?;
             tx.execute(
-                "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) VALUES (-?2, ?1, 't' || ?2, '', 0)",
+                "INSERT INTO ticket_search (rowid, body) VALUES (-?2, ?1)",
                 rusqlite::params![format!("SD-{n}\n{summary}\nSeeded description"), n],
             )?;
         }

@@ -185,8 +185,8 @@ async fn the_call_over_a_limit_answers_429_and_stores_nothing() -> anyhow::Resul
     assert_eq!(
         count(
             &desk,
-            "SELECT count(*) FROM ticket_search WHERE body LIKE '%' || ?1 || '%'",
-            "over the limit"
+            "SELECT count(*) FROM ticket_search WHERE ticket_search MATCH ?1",
+            "\"over the limit\""
         )?,
         0
     );

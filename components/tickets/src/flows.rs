@@ -297,7 +297,7 @@ pub fn comment(
             },
             env.now(),
         )?;
-        search::index_comment(env.sql, &t.id, &id, &body, internal)?;
+        search::index_comment(env.sql, &id, &body, None)?;
         attach::link(
             env.sql,
             attachments,
@@ -352,7 +352,7 @@ pub fn edit_comment(
 ) -> Result<(), ApiError> {
     let body = activity::clean_body(body)?;
     transaction(env.sql, || {
-        let (author, internal, _) =
+        let (author, internal, was) =
             activity::comment(env.sql, &t.id, comment_id)?.ok_or(ApiError::NotFound)?;
         if author != operator {
             return Err(ApiError::forbidden(
@@ -364,7 +364,7 @@ pub fn edit_comment(
             return Err(closed());
         }
         activity::edit(env.sql, comment_id, &body, env.now())?;
-        search::index_comment(env.sql, &t.id, comment_id, &body, internal)?;
+        search::index_comment(env.sql, comment_id, &body, Some(&was))?;
         if !internal {
             let name = name_of(env, operator)?;
             notify::notify(
@@ -859,6 +859,44 @@ mod tests {
             ("request.comment", "ann@x.test")
         );
         assert_eq!(last.2, "[SD-1] Invoice question");
+    }
+
+    #[test]
+    fn an_edited_comment_is_found_by_its_new_words_only() {
+        let w = World::new();
+        let env = w.env();
+        let op = viewer(&w, "op");
+        let t = raise_as(&w, "ann", "Printer", "private");
+        let id = comment(&env, &op, &t, "Try the walrus driver", false, &[]).unwrap();
+        comment(&env, &op, &t, "Another walrus mention", false, &[]).unwrap();
+        let found = |word: &str| {
+            let f = QueueFilters {
+                common: Filters {
+                    q: Some(word.into()),
+                    status: "any".into(),
+                    ..Filters::default()
+                },
+                ..QueueFilters::default()
+            };
+            lists::queue(&env, "op", &f, &P).unwrap().total
+        };
+        assert_eq!(
+            (found("walrus"), found("driver"), found("pelican")),
+            (1, 1, 0)
+        );
+        edit_comment(&env, "op", &t, &id, "Try the pelican firmware").unwrap();
+        // The other comment still says walrus; "driver" was only in the old text.
+        assert_eq!(
+            (found("walrus"), found("driver"), found("pelican")),
+            (1, 0, 1)
+        );
+        edit_comment(&env, "op", &t, &id, "Try the pelican firmware again").unwrap();
+        assert_eq!(found("firmware"), 1);
+        let check = w.db.execute(
+            "INSERT INTO ticket_search (ticket_search) VALUES ('integrity-check')",
+            &[],
+        );
+        assert!(check.is_ok(), "{check:?}");
     }
 
     #[test]

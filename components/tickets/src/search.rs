@@ -2,8 +2,8 @@
 //!
 //! What a person types is never passed to FTS5 as query syntax: it is split
 //! into words, each becomes a quoted prefix term (`"pass"*`), and all must
-//! match. Internal notes are indexed with `internal = 1`, and customers'
-//! searches only ever read rows with `internal = 0`.
+//! match. Customers' searches only ever match comments that
+//! `ticket_activity` marks `internal = 0`, never operators' notes.
 
 use edgedesk_core::{ApiError, Sql, params};
 
@@ -21,37 +21,33 @@ pub fn fts_query(q: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-/// Indexes a new request's own text. Rows are found by rowid, never by the
-/// UNINDEXED columns (that would scan the whole index): a request's text is
-/// rowid `-number`, a comment the rowid of its activity row. A number is
+/// Indexes a new request's own text. Rows are found by rowid only: a
+/// request's text is rowid `-number`, a comment the rowid of its activity
+/// row. The index keeps no copy of the text (migration 0014). A number is
 /// never given twice (`tickets::insert`), so there is nothing to replace.
 pub fn index_ticket(
     sql: &dyn Sql,
-    ticket_id: &str,
     number: i64,
     key: &str,
     summary: &str,
     description: &str,
 ) -> Result<(), ApiError> {
     sql.execute(
-        "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) \
-         VALUES (?, ?, ?, '', 0)",
-        params![
-            -number,
-            format!("{key}\n{summary}\n{description}"),
-            ticket_id
-        ],
+        "INSERT INTO ticket_search (rowid, body) VALUES (?, ?)",
+        params![-number, format!("{key}\n{summary}\n{description}")],
     )?;
     Ok(())
 }
 
-/// Indexes (or re-indexes after an edit) one comment.
+/// Indexes a new comment, or an edited one: `was` is the text it was
+/// indexed with. The index stores no text, so FTS5 is told which words to
+/// take out ('delete' with the old text); the comment's row in
+/// `ticket_activity` holds exactly what was indexed.
 pub fn index_comment(
     sql: &dyn Sql,
-    ticket_id: &str,
     activity_id: &str,
     body: &str,
-    internal: bool,
+    was: Option<&str>,
 ) -> Result<(), ApiError> {
     let rowid = sql
         .execute(
@@ -61,11 +57,15 @@ pub fn index_comment(
         .first()
         .ok_or_else(|| ApiError::internal("comment row missing"))?
         .i64(0)?;
-    sql.execute("DELETE FROM ticket_search WHERE rowid = ?", params![rowid])?;
+    if let Some(old) = was {
+        sql.execute(
+            "INSERT INTO ticket_search (ticket_search, rowid, body) VALUES ('delete', ?, ?)",
+            params![rowid, old],
+        )?;
+    }
     sql.execute(
-        "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) \
-         VALUES (?, ?, ?, ?, ?)",
-        params![rowid, body, ticket_id, activity_id, i64::from(internal)],
+        "INSERT INTO ticket_search (rowid, body) VALUES (?, ?)",
+        params![rowid, body],
     )?;
     Ok(())
 }

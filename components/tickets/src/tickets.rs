@@ -225,7 +225,7 @@ pub fn insert_checked(
         ],
     )?;
     add_participant(sql, &id, n.customer_id, now)?;
-    search::index_ticket(sql, &id, number, &env.key(number), &summary, &description)?;
+    search::index_ticket(sql, number, &env.key(number), &summary, &description)?;
     // The row as `INSERT` wrote it, without reading it back inside the write
     // lock (`a_new_request_is_the_row_stored` pins the two together).
     Ok(Ticket {

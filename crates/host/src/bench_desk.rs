@@ -244,8 +244,7 @@ async fn seed(addr: SocketAddr, db_path: &Path) -> anyhow::Result<Seeded> {
             rusqlite::params![n, o, at],
         )?;
         tx.execute(
-            "INSERT INTO ticket_search (rowid, body, ticket_id, activity_id, internal) \
-             VALUES (-?1, ?2, 't' || ?1, '', 0)",
+            "INSERT INTO ticket_search (rowid, body) VALUES (-?1, ?2)",
             rusqlite::params![n, format!("SD-{n}\n{summary}\nSeeded description")],
         )?;
     }
