@@ -588,8 +588,8 @@ impl sqlite::HostConnection for HostState {
         };
         // Back in autocommit: dropping the turn lets the next writer in.
         if idle && let Ok(handle) = self.table.get_mut(&connection) {
-            if handle.turn.take().is_some()
-                && let Some(since) = handle.turn_since.take()
+            let held_since = handle.turn.take().and(handle.turn_since.take());
+            if let Some(since) = held_since
                 && trace_enabled()
             {
                 trace("(write turn held)", since.elapsed());
