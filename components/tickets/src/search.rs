@@ -23,7 +23,7 @@ pub fn fts_query(q: &str) -> Option<String> {
 
 /// Indexes a new request's own text. Rows are found by rowid only: a
 /// request's text is rowid `-number`, a comment the rowid of its activity
-/// row. The index keeps no copy of the text (migration 0014). A number is
+/// row. The index keeps no copy of the text (migration 0013). A number is
 /// never given twice (`tickets::insert`), so there is nothing to replace.
 pub fn index_ticket(
     sql: &dyn Sql,

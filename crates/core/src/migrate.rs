@@ -57,12 +57,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0012_list_order.sql"),
     ),
     (
-        "0013_my_requests_covering",
-        include_str!("../../../migrations/0013_my_requests_covering.sql"),
-    ),
-    (
-        "0014_search_contentless",
-        include_str!("../../../migrations/0014_search_contentless.sql"),
+        "0013_search_contentless",
+        include_str!("../../../migrations/0013_search_contentless.sql"),
     ),
 ];
 
@@ -162,8 +158,7 @@ mod tests {
                 "0010_outbox_bulk",
                 "0011_console_summaries",
                 "0012_list_order",
-                "0013_my_requests_covering",
-                "0014_search_contentless"
+                "0013_search_contentless"
             ]
         );
     }

@@ -1,4 +1,4 @@
--- 0014 the search index keeps no copy of the text. Searches only ever read
+-- 0013 the search index keeps no copy of the text. Searches only ever read
 -- rowids (search::condition): a request's text is rowid -number, a comment
 -- the rowid of its activity row, and internal notes are told apart through
 -- ticket_activity. The copy in the index's content table duplicated every
