@@ -256,25 +256,13 @@ pub const RATINGS: &[(i64, &str)] = &[
 mod tests {
     use super::*;
     use crate::testing::World;
-    use crate::tickets::{NewTicket, add_participant, insert};
+    use crate::tickets::add_participant;
 
     #[test]
     fn the_audience_leaves_out_the_author_the_muted_and_those_who_opted_out() {
         let w = World::new();
         let env = w.env();
-        let mut t = insert(
-            &env,
-            &NewTicket {
-                request_type: "technical-support",
-                summary: "Site down",
-                description: "",
-                visibility: "private",
-                customer_id: "ann",
-                organization_id: Some("o1"),
-                raised_by: "ann",
-            },
-        )
-        .unwrap();
+        let mut t = w.site_down();
         for who in ["bob", "op", "gil"] {
             add_participant(&w.db, &t.id, who, env.now() + 1).unwrap();
         }

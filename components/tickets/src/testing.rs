@@ -11,6 +11,7 @@ use edgedesk_core::random::OsRandom;
 use edgedesk_core::{Sql, params};
 
 use crate::env::Env;
+use crate::tickets::{NewTicket, Ticket, insert};
 
 pub struct World {
     pub db: NativeSql,
@@ -77,5 +78,22 @@ impl World {
             .iter()
             .map(|r| (r.text(0).unwrap(), r.text(1).unwrap(), r.text(2).unwrap()))
             .collect()
+    }
+
+    /// Ann's private "Site down" request (Technical Support), in Acme.
+    pub fn site_down(&self) -> Ticket {
+        insert(
+            &self.env(),
+            &NewTicket {
+                request_type: "technical-support",
+                summary: "Site down",
+                description: "",
+                visibility: "private",
+                customer_id: "ann",
+                organization_id: Some("o1"),
+                raised_by: "ann",
+            },
+        )
+        .unwrap()
     }
 }
