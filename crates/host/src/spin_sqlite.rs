@@ -315,13 +315,11 @@ pub struct SqliteConnection {
     conn: Option<Arc<Mutex<Connection>>>,
     /// The pool and file this connection returns to (file databases only).
     home: Option<(Arc<SqliteDbs>, PathBuf)>,
-    /// The file's write gate (file databases only), and this connection's
-    /// turn in it while it writes.
+    /// The file's write gate (file databases only).
     gate: Option<Arc<WriteGate>>,
-    turn: Option<OwnedSemaphorePermit>,
-    /// When this connection took its turn (`EDGEDESK_SQL_TRACE` reports
-    /// how long it held it).
-    turn_since: Option<std::time::Instant>,
+    /// This connection's turn in the gate while it writes, and when it took
+    /// it (`EDGEDESK_SQL_TRACE` reports how long it was held).
+    turn: Option<(OwnedSemaphorePermit, std::time::Instant)>,
 }
 
 /// Does this statement, run on a connection in autocommit mode (`idle`),
@@ -514,7 +512,6 @@ impl sqlite::HostConnection for HostState {
                 home,
                 gate,
                 turn: None,
-                turn_since: None,
             })
             .map_err(|_| Error::Io("too many connections opened".to_owned()))
     }
@@ -553,8 +550,7 @@ impl sqlite::HostConnection for HostState {
                 trace(&format!("(write gate, {bg}) {statement}"), waited.elapsed());
             }
             if let Ok(handle) = self.table.get_mut(&connection) {
-                handle.turn = Some(turn);
-                handle.turn_since = Some(std::time::Instant::now());
+                handle.turn = Some((turn, std::time::Instant::now()));
             }
         }
         // Inline only what cannot wait on SQLite's busy handler: reads (WAL
@@ -586,12 +582,13 @@ impl sqlite::HostConnection for HostState {
         } else {
             tokio::task::spawn_blocking(run).await.map_err(io)??
         };
-        // Back in autocommit: dropping the turn lets the next writer in.
-        if idle && let Ok(handle) = self.table.get_mut(&connection) {
-            let held_since = handle.turn.take().and(handle.turn_since.take());
-            if let Some(since) = held_since
-                && trace_enabled()
-            {
+        if idle
+            && let Ok(handle) = self.table.get_mut(&connection)
+            && let Some((turn, since)) = handle.turn.take()
+        {
+            // Back in autocommit: dropping the turn lets the next writer in.
+            drop(turn);
+            if trace_enabled() {
                 trace("(write turn held)", since.elapsed());
             }
         }
