@@ -60,6 +60,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_search_contentless",
         include_str!("../../../migrations/0013_search_contentless.sql"),
     ),
+    (
+        "0014_my_requests_covering",
+        include_str!("../../../migrations/0014_my_requests_covering.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -158,7 +162,8 @@ mod tests {
                 "0010_outbox_bulk",
                 "0011_console_summaries",
                 "0012_list_order",
-                "0013_search_contentless"
+                "0013_search_contentless",
+                "0014_my_requests_covering"
             ]
         );
     }
