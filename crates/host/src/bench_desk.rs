@@ -142,17 +142,25 @@ struct Session {
     csrf: String,
 }
 
-fn session(tx: &rusqlite::Transaction<'_>, user_id: &str, now: i64) -> anyhow::Result<Session> {
+/// A signed-in session for `user_id`, last seen `seen_ago` seconds before
+/// `now`.
+fn session(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    now: i64,
+    seen_ago: i64,
+) -> anyhow::Result<Session> {
     use sha2::Digest as _;
     let (token, csrf) = (random_token()?, random_token()?);
     tx.execute(
         "INSERT INTO sessions (token_hash, user_id, stage, csrf_token, remember, created_at, \
-         last_seen_at, expires_at, second_factor_at) VALUES (?1, ?2, 'full', ?3, 0, ?4, ?4, ?5, ?4)",
+         last_seen_at, expires_at, second_factor_at) VALUES (?1, ?2, 'full', ?3, 0, ?4, ?5, ?6, ?4)",
         rusqlite::params![
             hex(&sha2::Sha256::digest(token.as_bytes())),
             user_id,
             csrf,
             now,
+            now - seen_ago,
             now + 6 * 3600
         ],
     )?;
@@ -198,7 +206,6 @@ async fn seed(addr: SocketAddr, db_path: &Path) -> anyhow::Result<Seeded> {
         |r| r.get(0),
     )?;
     let tx = db.transaction()?;
-    let mut customers = Vec::new();
     for o in 0..ORGANIZATIONS {
         tx.execute(
             "INSERT INTO organizations (id, name, name_key, state, created_at, updated_at) \
@@ -216,7 +223,6 @@ async fn seed(addr: SocketAddr, db_path: &Path) -> anyhow::Result<Seeded> {
              VALUES ('c' || ?1, 'org' || ?1, 'approved', ?2, ?2)",
             rusqlite::params![o, now],
         )?;
-        customers.push(session(&tx, &format!("c{o}"), now)?);
     }
     tx.execute(
         "INSERT INTO users (id, username, email, full_name, password_hash, role, \
@@ -224,7 +230,6 @@ async fn seed(addr: SocketAddr, db_path: &Path) -> anyhow::Result<Seeded> {
          'operator@bench.example', 'Bench Operator', '!', 'operator', ?1, ?1, ?1)",
         [now],
     )?;
-    let operator = session(&tx, "bench-operator", now)?;
     for n in 1..=REQUESTS {
         let o = n % ORGANIZATIONS;
         let status = ["open", "in_progress", "answered", "closed"][(n % 4) as usize];
@@ -252,6 +257,20 @@ async fn seed(addr: SocketAddr, db_path: &Path) -> anyhow::Result<Seeded> {
         "UPDATE ticket_sequence SET last = ?1 WHERE name = 'tickets'",
         [REQUESTS],
     )?;
+    // Sessions last, as of the end of seeding (which takes most of a
+    // minute), and last seen at staggered times over the past minute, as a
+    // desk's signed-in people are: a session is touched at most once a
+    // minute (core::session), so the loads see the steady ~1,000 touches a
+    // minute of 1,000 active people. All seen at seeding's start, every one
+    // of them came due together, in the middle of "my requests" at c16.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let mut customers = Vec::new();
+    for o in 0..ORGANIZATIONS {
+        customers.push(session(&tx, &format!("c{o}"), now, o % 60)?);
+    }
+    let operator = session(&tx, "bench-operator", now, 0)?;
     tx.commit()?;
     Ok(Seeded {
         customers,
