@@ -107,6 +107,21 @@ pub struct WriteGate {
     /// Background writers queue here first, so at most one of them is ever
     /// in `turn`'s line ahead of a foreground writer.
     background_line: Semaphore,
+    /// The file's writer connection, lent to whoever holds the turn (see
+    /// [`WriteGate::lend_writer`]).
+    writer: Mutex<Writer>,
+    /// Where the writer connects (`None` for gates made in tests).
+    path: Option<PathBuf>,
+}
+
+/// Where a file's writer connection is.
+enum Writer {
+    /// Not opened yet (or closed with a transaction left open).
+    Unopened,
+    /// At the gate, for the next holder of the turn.
+    Home(Connection),
+    /// Standing in for a guest's connection.
+    Lent,
 }
 
 /// Counts a waiting foreground writer for as long as it waits.
@@ -119,11 +134,68 @@ impl Drop for Waiting<'_> {
 }
 
 impl WriteGate {
-    fn new() -> Self {
+    fn new(path: Option<PathBuf>) -> Self {
         Self {
             turn: Arc::new(Semaphore::new(1)),
             foreground_waiting: AtomicUsize::new(0),
             background_line: Semaphore::new(1),
+            writer: Mutex::new(Writer::Unopened),
+            path,
+        }
+    }
+
+    /// Puts the file's writer connection in `conn`'s place for the holder
+    /// of the turn, and returns the connection it replaced (to be put back
+    /// with [`WriteGate::take_back_writer`] before the turn is let go).
+    ///
+    /// Why: in WAL mode a connection throws its page cache away whenever
+    /// another connection has committed since it last read. Pooled
+    /// connections take turns writing, so every write transaction began with
+    /// a cold cache: `BEGIN IMMEDIATE` cleared it (165 µs) and the inserts
+    /// read their index pages back from the OS, all under the write lock.
+    /// One connection that does all the gated writing is never behind the
+    /// last commit: its cache stays warm.
+    ///
+    /// The guest's per-connection settings that change what a write does
+    /// (`synchronous`, `foreign_keys`) go with it; a connection that holds
+    /// other state of its own (temporary tables, attached files, other
+    /// pragmas: [`keeps_state`]) keeps writing itself. `None` if the writer
+    /// is already lent (never while the turn is held) or cannot be opened.
+    fn lend_writer(&self, conn: &mut Connection) -> Option<Connection> {
+        let mut slot = self.writer.lock().ok()?;
+        let writer = match std::mem::replace(&mut *slot, Writer::Lent) {
+            Writer::Home(w) => w,
+            Writer::Unopened => match Location::File(self.path.clone()?).connect() {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("sqlite writer: {e}");
+                    *slot = Writer::Unopened;
+                    return None;
+                }
+            },
+            Writer::Lent => return None,
+        };
+        if let Err(e) = carry_settings(conn, &writer) {
+            // Not lent: the guest writes on its own connection as before.
+            eprintln!("sqlite writer: {e}");
+            *slot = Writer::Home(writer);
+            return None;
+        }
+        Some(std::mem::replace(conn, writer))
+    }
+
+    /// Puts `own` back in `conn`'s place and keeps the writer for the next
+    /// turn, unless a transaction is still open on it (a guest that went
+    /// away mid-transaction): dropping it rolls that back, and the next turn
+    /// opens a new writer.
+    fn take_back_writer(&self, conn: &mut Connection, own: Connection) {
+        let writer = std::mem::replace(conn, own);
+        if let Ok(mut slot) = self.writer.lock() {
+            *slot = if writer.is_autocommit() {
+                Writer::Home(writer)
+            } else {
+                Writer::Unopened
+            };
         }
     }
 
@@ -262,7 +334,7 @@ impl SqliteDbs {
         let gates: HashMap<PathBuf, Arc<WriteGate>> = databases
             .values()
             .filter_map(|loc| match loc {
-                Location::File(p) => Some((p.clone(), Arc::new(WriteGate::new()))),
+                Location::File(p) => Some((p.clone(), Arc::new(WriteGate::new(Some(p.clone()))))),
                 Location::Memory => None,
             })
             .collect();
@@ -353,6 +425,11 @@ pub struct SqliteConnection {
     /// This connection's turn in the gate while it writes, and when it took
     /// it (`EDGEDESK_SQL_TRACE` reports how long it was held).
     turn: Option<(OwnedSemaphorePermit, std::time::Instant)>,
+    /// The guest's own SQLite connection while the writer stands in for it.
+    parked: Option<Connection>,
+    /// The guest set state on this connection that the writer lacks
+    /// ([`keeps_state`]): it writes on its own connection.
+    keeps_state: bool,
 }
 
 /// Does this statement, run on a connection in autocommit mode (`idle`),
@@ -423,8 +500,49 @@ fn statement_changes(statement: &str) -> bool {
         .any(|w| upper.contains(w))
 }
 
+/// Gives `to` the settings of `from` that change what a write does.
+fn carry_settings(from: &Connection, to: &Connection) -> rusqlite::Result<()> {
+    for pragma in ["synchronous", "foreign_keys"] {
+        let want: i64 = from.pragma_query_value(None, pragma, |r| r.get(0))?;
+        let has: i64 = to.pragma_query_value(None, pragma, |r| r.get(0))?;
+        if want != has {
+            to.pragma_update(None, pragma, want)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `statement` leaves state on its connection that another
+/// connection would not have: temporary objects, attached databases, or a
+/// pragma setting other than those [`carry_settings`] carries. Such a
+/// connection is not swapped for the writer ([`WriteGate::lend_writer`]).
+fn keeps_state(statement: &str) -> bool {
+    let upper = statement.trim_start().to_ascii_uppercase();
+    let mut words = upper
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty());
+    match words.next().unwrap_or_default() {
+        "ATTACH" | "DETACH" => true,
+        "CREATE" => matches!(words.next(), Some("TEMP" | "TEMPORARY")),
+        "PRAGMA" => {
+            let sets = upper.contains('=') || upper.contains('(');
+            let carried = upper.contains("SYNCHRONOUS") || upper.contains("FOREIGN_KEYS");
+            sets && !carried
+        }
+        _ => false,
+    }
+}
+
 impl Drop for SqliteConnection {
     fn drop(&mut self) {
+        // Dropped while holding the turn with the writer lent: the writer
+        // goes back to the gate (rolled back if mid-transaction) before the
+        // turn is let go with the other fields.
+        if let (Some(own), Some(gate), Some(conn)) = (self.parked.take(), &self.gate, &self.conn)
+            && let Ok(mut c) = conn.lock()
+        {
+            gate.take_back_writer(&mut c, own);
+        }
         if let (Some((dbs, path)), Some(conn)) = (self.home.take(), self.conn.take())
             && let Ok(m) = Arc::try_unwrap(conn)
             && let Ok(c) = m.into_inner()
@@ -545,6 +663,8 @@ impl sqlite::HostConnection for HostState {
                 home,
                 gate,
                 turn: None,
+                parked: None,
+                keeps_state: false,
             })
             .map_err(|_| Error::Io("too many connections opened".to_owned()))
     }
@@ -560,6 +680,7 @@ impl sqlite::HostConnection for HostState {
             .get(&connection)
             .map_err(|_| Error::InvalidConnection)?;
         let conn = handle.conn.clone().ok_or(Error::InvalidConnection)?;
+        let stateful = !handle.keeps_state && keeps_state(&statement);
         let wait_for = match (&handle.gate, &handle.turn) {
             (Some(gate), None) => {
                 let idle = conn.lock().map(|c| c.is_autocommit()).unwrap_or(true);
@@ -584,7 +705,14 @@ impl sqlite::HostConnection for HostState {
             }
             if let Ok(handle) = self.table.get_mut(&connection) {
                 handle.turn = Some((turn, std::time::Instant::now()));
+                if !handle.keeps_state && !stateful {
+                    let lent = conn.lock().ok().and_then(|mut c| gate.lend_writer(&mut c));
+                    handle.parked = lent;
+                }
             }
+        }
+        if stateful && let Ok(handle) = self.table.get_mut(&connection) {
+            handle.keeps_state = true;
         }
         // Inline only what cannot wait on SQLite's busy handler: reads (WAL
         // readers never wait for the writer) and writes while this
@@ -619,7 +747,14 @@ impl sqlite::HostConnection for HostState {
             && let Ok(handle) = self.table.get_mut(&connection)
             && let Some((turn, since)) = handle.turn.take()
         {
-            // Back in autocommit: dropping the turn lets the next writer in.
+            // Back in autocommit: the writer goes back to the gate, then
+            // dropping the turn lets the next writer in.
+            if let (Some(own), Some(gate), Some(conn)) =
+                (handle.parked.take(), &handle.gate, &handle.conn)
+                && let Ok(mut c) = conn.lock()
+            {
+                gate.take_back_writer(&mut c, own);
+            }
             drop(turn);
             if trace_enabled() {
                 trace("(write turn held)", since.elapsed());
@@ -732,6 +867,86 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_stands_in_with_the_guests_settings_and_goes_back_clean() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("db.sqlite");
+        let gate = WriteGate::new(Some(path.clone()));
+        let loc = Location::File(path.clone());
+        let setup = loc.connect()?;
+        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")?;
+
+        let settings = |c: &Connection| -> rusqlite::Result<(i64, i64)> {
+            Ok((
+                c.pragma_query_value(None, "synchronous", |r| r.get(0))?,
+                c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?,
+            ))
+        };
+        let mut conn = loc.connect()?;
+        // Each setting away from this build's default.
+        let (sync, fk) = settings(&conn)?;
+        conn.pragma_update(None, "synchronous", if sync == 1 { 2 } else { 1 })?;
+        conn.pragma_update(None, "foreign_keys", 1 - fk)?;
+        let guests = settings(&conn)?;
+        assert_ne!(guests, (sync, fk));
+        let own = gate.lend_writer(&mut conn).expect("the writer");
+        assert_eq!(
+            settings(&conn)?,
+            guests,
+            "the writer took the guest's settings"
+        );
+        // Only one writer: a second holder (there never is one while the
+        // turn is held) writes on its own connection.
+        let mut other = loc.connect()?;
+        assert!(gate.lend_writer(&mut other).is_none());
+        conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); COMMIT")?;
+        gate.take_back_writer(&mut conn, own);
+        // The guest has its own connection back, settings and all.
+        assert_eq!(settings(&conn)?, guests);
+
+        // Lent again to a guest with the defaults, the writer drops the last
+        // guest's settings; a writer given back mid-transaction is closed
+        // (rolled back) and the next turn gets a new one.
+        let mut plain = loc.connect()?;
+        let own = gate.lend_writer(&mut plain).expect("the writer");
+        assert_eq!(settings(&plain)?, (sync, fk));
+        plain.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (2)")?;
+        gate.take_back_writer(&mut plain, own);
+        assert!(plain.is_autocommit());
+        let own = gate.lend_writer(&mut plain).expect("a new writer");
+        assert!(plain.is_autocommit());
+        gate.take_back_writer(&mut plain, own);
+        let rows: Vec<i64> = setup
+            .prepare("SELECT x FROM t")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(rows, [1]);
+        Ok(())
+    }
+
+    #[test]
+    fn connections_with_state_of_their_own_keep_writing_themselves() {
+        for own in [
+            "CREATE TEMP TABLE x (a)",
+            "create temporary view v AS SELECT 1",
+            "ATTACH DATABASE 'other.db' AS o",
+            "PRAGMA cache_size = 10",
+            "PRAGMA recursive_triggers(1)",
+        ] {
+            assert!(keeps_state(own), "{own}");
+        }
+        for shared in [
+            "CREATE TABLE x (a)",
+            "INSERT INTO t VALUES (1)",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA user_version",
+            "SELECT 'CREATE TEMP TABLE'",
+        ] {
+            assert!(!keeps_state(shared), "{shared}");
+        }
+    }
+
+    #[test]
     fn values_round_trip_by_storage_class() -> anyhow::Result<()> {
         let conn = Location::Memory.connect()?;
         execute(&conn, "CREATE TABLE t (a, b INTEGER, c TEXT)", vec![])
@@ -789,7 +1004,7 @@ mod tests {
     /// it go first; without foreground writers it goes at once.
     #[tokio::test(flavor = "current_thread")]
     async fn background_writers_let_waiting_foreground_writers_go_first() {
-        let gate = Arc::new(WriteGate::new());
+        let gate = Arc::new(WriteGate::new(None));
         let first = gate.take_turn(true).await.expect("free gate");
         let order = Arc::new(Mutex::new(Vec::new()));
         let fg = tokio::spawn({
