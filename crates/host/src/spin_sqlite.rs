@@ -162,6 +162,11 @@ impl WriteGate {
     /// pragmas: [`keeps_state`]) keeps writing itself. `None` if the writer
     /// is already lent (never while the turn is held) or cannot be opened.
     fn lend_writer(&self, conn: &mut Connection) -> Option<Connection> {
+        // A guest already inside a transaction of its own keeps it (and
+        // SQLite's answer to a second BEGIN).
+        if !conn.is_autocommit() {
+            return None;
+        }
         let mut slot = self.writer.lock().ok()?;
         let writer = match std::mem::replace(&mut *slot, Writer::Lent) {
             Writer::Home(w) => w,
@@ -898,6 +903,11 @@ mod tests {
         // turn is held) writes on its own connection.
         let mut other = loc.connect()?;
         assert!(gate.lend_writer(&mut other).is_none());
+        // A connection inside a transaction of its own keeps it.
+        let mut inside = loc.connect()?;
+        inside.execute_batch("BEGIN; SELECT * FROM t")?;
+        assert!(gate.lend_writer(&mut inside).is_none());
+        assert!(!inside.is_autocommit());
         conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); COMMIT")?;
         gate.take_back_writer(&mut conn, own);
         // The guest has its own connection back, settings and all.
