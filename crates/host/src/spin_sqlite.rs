@@ -522,20 +522,28 @@ fn carry_settings(from: &Connection, to: &Connection) -> rusqlite::Result<()> {
 /// pragma setting other than those [`carry_settings`] carries. Such a
 /// connection is not swapped for the writer ([`WriteGate::lend_writer`]).
 fn keeps_state(statement: &str) -> bool {
-    let upper = statement.trim_start().to_ascii_uppercase();
-    let mut words = upper
+    // Runs on every statement: only a pragma is read past its first words.
+    let mut words = statement
+        .trim_start()
         .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
         .filter(|w| !w.is_empty());
-    match words.next().unwrap_or_default() {
-        "ATTACH" | "DETACH" => true,
-        "CREATE" => matches!(words.next(), Some("TEMP" | "TEMPORARY")),
-        "PRAGMA" => {
-            let sets = upper.contains('=') || upper.contains('(');
-            let carried = upper.contains("SYNCHRONOUS") || upper.contains("FOREIGN_KEYS");
-            sets && !carried
-        }
-        _ => false,
+    let first = words.next().unwrap_or_default();
+    let is = |w: &str, word: &str| w.eq_ignore_ascii_case(word);
+    if is(first, "ATTACH") || is(first, "DETACH") {
+        return true;
     }
+    if is(first, "CREATE") {
+        return words
+            .next()
+            .is_some_and(|w| is(w, "TEMP") || is(w, "TEMPORARY"));
+    }
+    if is(first, "PRAGMA") {
+        let upper = statement.to_ascii_uppercase();
+        let sets = upper.contains('=') || upper.contains('(');
+        let carried = upper.contains("SYNCHRONOUS") || upper.contains("FOREIGN_KEYS");
+        return sets && !carried;
+    }
+    false
 }
 
 impl Drop for SqliteConnection {
