@@ -546,16 +546,24 @@ fn keeps_state(statement: &str) -> bool {
     false
 }
 
-impl Drop for SqliteConnection {
-    fn drop(&mut self) {
-        // Dropped while holding the turn with the writer lent: the writer
-        // goes back to the gate (rolled back if mid-transaction) before the
-        // turn is let go with the other fields.
+impl SqliteConnection {
+    /// If the gate's writer stands in for this connection, puts the guest's
+    /// own connection back and the writer back at the gate.
+    fn return_writer(&mut self) {
         if let (Some(own), Some(gate), Some(conn)) = (self.parked.take(), &self.gate, &self.conn)
             && let Ok(mut c) = conn.lock()
         {
             gate.take_back_writer(&mut c, own);
         }
+    }
+}
+
+impl Drop for SqliteConnection {
+    fn drop(&mut self) {
+        // Dropped while holding the turn with the writer lent: the writer
+        // goes back to the gate (rolled back if mid-transaction) before the
+        // turn is let go with the other fields.
+        self.return_writer();
         if let (Some((dbs, path)), Some(conn)) = (self.home.take(), self.conn.take())
             && let Ok(m) = Arc::try_unwrap(conn)
             && let Ok(c) = m.into_inner()
@@ -762,12 +770,7 @@ impl sqlite::HostConnection for HostState {
         {
             // Back in autocommit: the writer goes back to the gate, then
             // dropping the turn lets the next writer in.
-            if let (Some(own), Some(gate), Some(conn)) =
-                (handle.parked.take(), &handle.gate, &handle.conn)
-                && let Ok(mut c) = conn.lock()
-            {
-                gate.take_back_writer(&mut c, own);
-            }
+            handle.return_writer();
             drop(turn);
             if trace_enabled() {
                 trace("(write turn held)", since.elapsed());
