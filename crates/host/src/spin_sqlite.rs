@@ -451,16 +451,20 @@ enum GatedWrite {
     Statement,
 }
 
+/// A statement's words, for telling its kind by the first ones.
+fn words(statement: &str) -> impl Iterator<Item = &str> {
+    statement
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+}
+
 /// Does this statement, run on a connection in autocommit mode (`idle`),
 /// need the write gate, and as what? `BEGIN IMMEDIATE`/`EXCLUSIVE` always; a
 /// plain data change only outside a transaction (inside one, its `BEGIN`
 /// decided). A plain `BEGIN` is deferred: it takes no lock until it writes,
 /// and then SQLite's busy handler applies, as before.
 fn gated_write(statement: &str, idle: bool) -> Option<GatedWrite> {
-    let mut words = statement
-        .trim_start()
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .filter(|w| !w.is_empty());
+    let mut words = words(statement);
     let first = words.next().unwrap_or_default().to_ascii_uppercase();
     match first.as_str() {
         "BEGIN" => matches!(
@@ -523,10 +527,7 @@ fn carry_settings(from: &Connection, to: &Connection) -> rusqlite::Result<()> {
 /// connection is not swapped for the writer ([`WriteGate::lend_writer`]).
 fn keeps_state(statement: &str) -> bool {
     // Runs on every statement: only a pragma is read past its first words.
-    let mut words = statement
-        .trim_start()
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
-        .filter(|w| !w.is_empty());
+    let mut words = words(statement);
     let first = words.next().unwrap_or_default();
     let is = |w: &str, word: &str| w.eq_ignore_ascii_case(word);
     if is(first, "ATTACH") || is(first, "DETACH") {
