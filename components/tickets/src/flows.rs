@@ -1012,15 +1012,7 @@ mod tests {
                 "tickets_waiting",
             ),
         ] {
-            let plan =
-                w.db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), &[])
-                    .unwrap();
-            let text: String = plan
-                .rows
-                .iter()
-                .map(|r| r.text(3).unwrap())
-                .collect::<Vec<_>>()
-                .join("; ");
+            let text = w.plan(&sql, &[]);
             assert!(text.contains(index), "{sql}: {text}");
             assert!(!text.contains("TEMP B-TREE"), "{sql}: {text}");
         }

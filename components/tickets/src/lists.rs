@@ -286,17 +286,6 @@ mod tests {
     use super::*;
     use crate::testing::World;
 
-    fn plan(w: &World, sql: &str, args: &[Value]) -> String {
-        let rows =
-            w.db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), args)
-                .unwrap();
-        rows.rows
-            .iter()
-            .map(|r| r.text(3).unwrap())
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
     #[test]
     fn my_requests_read_one_covering_index_and_no_table_row() {
         let w = World::new();
@@ -308,7 +297,7 @@ mod tests {
             let (page, count) = statements(&conds, BY_ACTIVITY, &paging, None);
             let mut all = vec![Value::from("SD")];
             all.extend(args.iter().chain(args.iter()).cloned());
-            let text = plan(&w, &page, &all);
+            let text = w.plan(&page, &all);
             // The page's rows come from the index alone (its first step; the
             // total's subquery comes later); only the people, organization
             // and topic are looked up, by primary key.
@@ -318,7 +307,7 @@ mod tests {
                 "{status}: {text}"
             );
             assert!(!text.contains("TEMP B-TREE"), "{status}: {text}");
-            let text = plan(&w, &count, &args);
+            let text = w.plan(&count, &args);
             assert!(
                 text.contains("COVERING INDEX tickets_customer"),
                 "{status}: {text}"

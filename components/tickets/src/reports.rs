@@ -735,13 +735,7 @@ mod tests {
         let plan = |q: &str| -> String {
             let n = if q == PENDING { 2 } else { 5 };
             let args = params![1, 2, 3, 4, 5];
-            w.db.execute(&format!("EXPLAIN QUERY PLAN {q}"), &args[..n])
-                .unwrap()
-                .rows
-                .iter()
-                .map(|r| r.text(3).unwrap())
-                .collect::<Vec<_>>()
-                .join("; ")
+            w.plan(q, &args[..n])
         };
         let p = plan(IN_BUCKET_WALL);
         assert!(p.contains("USING COVERING INDEX ticket_clocks_wall"), "{p}");

@@ -80,6 +80,18 @@ impl World {
             .collect()
     }
 
+    /// SQLite's plan for `sql` with `args`, its steps joined with "; ".
+    pub fn plan(&self, sql: &str, args: &[edgedesk_core::Value]) -> String {
+        self.db
+            .execute(&format!("EXPLAIN QUERY PLAN {sql}"), args)
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.text(3).unwrap())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Ann's private "Site down" request (Technical Support), in Acme.
     pub fn site_down(&self) -> Ticket {
         insert(
