@@ -162,6 +162,19 @@ impl WriteGate {
     /// pragmas: [`keeps_state`]) keeps writing itself. `None` if the writer
     /// is already lent (never while the turn is held) or cannot be opened.
     fn lend_writer(&self, conn: &mut Connection) -> Option<Connection> {
+        let own = self.lend_writer_as_is(conn)?;
+        if let Err(e) = carry_settings(&own, conn) {
+            // Not lent: the guest writes on its own connection as before.
+            eprintln!("sqlite writer: {e}");
+            self.take_back_writer(conn, own);
+            return None;
+        }
+        Some(own)
+    }
+
+    /// [`WriteGate::lend_writer`] without the guest's settings (for reads,
+    /// which they do not change).
+    fn lend_writer_as_is(&self, conn: &mut Connection) -> Option<Connection> {
         // A guest already inside a transaction of its own keeps it (and
         // SQLite's answer to a second BEGIN).
         if !conn.is_autocommit() {
@@ -180,12 +193,6 @@ impl WriteGate {
             },
             Writer::Lent => return None,
         };
-        if let Err(e) = carry_settings(conn, &writer) {
-            // Not lent: the guest writes on its own connection as before.
-            eprintln!("sqlite writer: {e}");
-            *slot = Writer::Home(writer);
-            return None;
-        }
         Some(std::mem::replace(conn, writer))
     }
 
@@ -202,6 +209,19 @@ impl WriteGate {
                 Writer::Unopened
             };
         }
+    }
+
+    /// The writer connection in `conn`'s place for one short read, with the
+    /// turn that keeps writers off it meanwhile; `None` when someone holds
+    /// the turn (the read runs on its own connection, as before).
+    ///
+    /// Why: while others write, every commit makes each pooled connection
+    /// throw its page cache away, so reads started cold. The writer's cache
+    /// is never behind the last commit.
+    fn lend_for_read(&self, conn: &mut Connection) -> Option<(OwnedSemaphorePermit, Connection)> {
+        let turn = self.turn.clone().try_acquire_owned().ok()?;
+        let own = self.lend_writer_as_is(conn)?;
+        Some((turn, own))
     }
 
     /// This writer's turn, or "database is locked" after the busy timeout.
@@ -509,6 +529,14 @@ fn statement_changes(statement: &str) -> bool {
         .any(|w| upper.contains(w))
 }
 
+/// A statement that only reads and leaves nothing on its connection (runs
+/// on whichever connection is warmest, [`WriteGate::lend_for_read`]).
+fn plain_select(statement: &str) -> bool {
+    words(statement)
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("SELECT"))
+}
+
 /// Gives `to` the settings of `from` that change what a write does.
 fn carry_settings(from: &Connection, to: &Connection) -> rusqlite::Result<()> {
     for pragma in ["synchronous", "foreign_keys"] {
@@ -746,7 +774,22 @@ impl sqlite::HostConnection for HostState {
             .is_ok_and(|h| h.turn.is_some() || h.gate.is_none());
         let may_wait = !holds_turn && writes(&statement);
         let inline = !may_wait && self.sqlite.dbs.ran_short(&statement);
+        // A short plain read by a connection without state of its own runs
+        // on the file's writer when nobody holds the write turn (its cache is
+        // the warm one); the writer goes back before anything is awaited.
+        let read_gate = self
+            .table
+            .get(&connection)
+            .ok()
+            .filter(|h| inline && h.turn.is_none() && !h.keeps_state && !stateful)
+            .and_then(|h| h.gate.clone())
+            .filter(|_| plain_select(&statement));
+        let borrowed = read_gate.as_ref().and_then(|gate| {
+            let mut c = conn.lock().ok()?;
+            gate.lend_for_read(&mut c)
+        });
         let dbs = self.sqlite.dbs.clone();
+        let conn_after = conn.clone();
         let run = move || {
             let conn = conn.lock().map_err(|_| io("connection lock poisoned"))?;
             let started = std::time::Instant::now();
@@ -761,7 +804,14 @@ impl sqlite::HostConnection for HostState {
             Ok::<_, Error>((result, idle))
         };
         let (result, idle) = if inline {
-            run()?
+            let ran = run();
+            if let (Some((turn, own)), Some(gate)) = (borrowed, &read_gate)
+                && let Ok(mut c) = conn_after.lock()
+            {
+                gate.take_back_writer(&mut c, own);
+                drop(turn);
+            }
+            ran?
         } else {
             tokio::task::spawn_blocking(run).await.map_err(io)??
         };
@@ -943,6 +993,78 @@ mod tests {
             .collect::<Result<_, _>>()?;
         assert_eq!(rows, [1]);
         Ok(())
+    }
+
+    #[test]
+    fn a_short_read_borrows_the_writer_only_while_nobody_holds_the_turn() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("db.sqlite");
+        let gate = WriteGate::new(Some(path.clone()));
+        let loc = Location::File(path.clone());
+        let setup = loc.connect()?;
+        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")?;
+        let count = |c: &Connection| -> rusqlite::Result<i64> {
+            c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        };
+
+        // A write through the gate, then a read that borrows the writer: it
+        // sees the commit, and holds the turn while it has the writer.
+        let mut writer_side = loc.connect()?;
+        let own = gate.lend_writer(&mut writer_side).expect("the writer");
+        writer_side.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); COMMIT")?;
+        gate.take_back_writer(&mut writer_side, own);
+        let mut reader = loc.connect()?;
+        let (turn, own) = gate
+            .lend_for_read(&mut reader)
+            .expect("the writer, for a read");
+        assert_eq!(count(&reader)?, 1);
+        assert!(
+            gate.turn.clone().try_acquire_owned().is_err(),
+            "writers wait"
+        );
+        let mut other = loc.connect()?;
+        assert!(
+            gate.lend_for_read(&mut other).is_none(),
+            "one borrower at a time"
+        );
+        gate.take_back_writer(&mut reader, own);
+        drop(turn);
+        assert_eq!(gate.turn.available_permits(), 1);
+
+        // While a writer holds the turn, reads run on their own connection.
+        let held = gate.turn.clone().try_acquire_owned().expect("the turn");
+        assert!(gate.lend_for_read(&mut reader).is_none());
+        drop(held);
+        // A guest inside a transaction of its own keeps its snapshot, and
+        // the turn is not kept for it.
+        reader.execute_batch("BEGIN; SELECT * FROM t")?;
+        setup.execute("INSERT INTO t VALUES (2)", [])?;
+        assert!(gate.lend_for_read(&mut reader).is_none());
+        assert_eq!(gate.turn.available_permits(), 1);
+        assert_eq!(count(&reader)?, 1, "the guest's own snapshot");
+        reader.execute_batch("COMMIT")?;
+        let (turn, own) = gate.lend_for_read(&mut reader).expect("the writer again");
+        assert_eq!(count(&reader)?, 2);
+        gate.take_back_writer(&mut reader, own);
+        drop(turn);
+        Ok(())
+    }
+
+    #[test]
+    fn only_plain_selects_run_on_the_borrowed_writer() {
+        for read in ["SELECT 1", "  select x FROM t", "SELECT(1)"] {
+            assert!(plain_select(read), "{read}");
+        }
+        for not in [
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA user_version",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "INSERT INTO t SELECT 1",
+            "BEGIN",
+            "",
+        ] {
+            assert!(!plain_select(not), "{not}");
+        }
     }
 
     #[test]
