@@ -211,6 +211,23 @@ impl WriteGate {
         }
     }
 
+    /// [`WriteGate::take_back_writer`] at the end of a write turn. A row the
+    /// guest inserted on the writer is the guest's own connection's
+    /// `last_insert_rowid()` afterwards, as if it had written itself (Spin
+    /// gives each guest connection its own SQLite connection).
+    fn take_back_writer_after_write(
+        &self,
+        conn: &mut Connection,
+        own: Connection,
+        rowid_at_lend: i64,
+    ) {
+        let rowid = conn.last_insert_rowid();
+        self.take_back_writer(conn, own);
+        if rowid != rowid_at_lend {
+            set_last_insert_rowid(conn, rowid);
+        }
+    }
+
     /// The writer connection in `conn`'s place for one short read, with the
     /// turn that keeps writers off it meanwhile; `None` when someone holds
     /// the turn (the read runs on its own connection, as before).
@@ -451,7 +468,8 @@ pub struct SqliteConnection {
     /// it (`EDGEDESK_SQL_TRACE` reports how long it was held).
     turn: Option<(OwnedSemaphorePermit, std::time::Instant)>,
     /// The guest's own SQLite connection while the writer stands in for it.
-    parked: Option<Connection>,
+    /// With the writer's `last_insert_rowid` when it was lent.
+    parked: Option<(Connection, i64)>,
     /// The guest set state on this connection that the writer lacks
     /// ([`keeps_state`]): it writes on its own connection.
     keeps_state: bool,
@@ -530,11 +548,26 @@ fn statement_changes(statement: &str) -> bool {
 }
 
 /// A statement that only reads and leaves nothing on its connection (runs
-/// on whichever connection is warmest, [`WriteGate::lend_for_read`]).
+/// on whichever connection is warmest, [`WriteGate::lend_for_read`]). Not
+/// one that asks about the connection's own last writes
+/// (`last_insert_rowid()`, `changes()`, `total_changes()`).
 fn plain_select(statement: &str) -> bool {
-    words(statement)
+    let select = words(statement)
         .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("SELECT"))
+        .is_some_and(|w| w.eq_ignore_ascii_case("SELECT"));
+    select && {
+        let lower = statement.to_ascii_lowercase();
+        !lower.contains("last_insert_rowid") && !lower.contains("changes")
+    }
+}
+
+/// Sets what `last_insert_rowid()` answers on `conn` (rusqlite has no safe
+/// setter for SQLite's `sqlite3_set_last_insert_rowid`).
+#[allow(unsafe_code)]
+fn set_last_insert_rowid(conn: &Connection, rowid: i64) {
+    // SAFETY: the handle is `conn`'s open database, used on this thread
+    // for the duration of the call; the function only stores the value.
+    unsafe { rusqlite::ffi::sqlite3_set_last_insert_rowid(conn.handle(), rowid) }
 }
 
 /// Gives `to` the settings of `from` that change what a write does.
@@ -579,10 +612,11 @@ impl SqliteConnection {
     /// If the gate's writer stands in for this connection, puts the guest's
     /// own connection back and the writer back at the gate.
     fn return_writer(&mut self) {
-        if let (Some(own), Some(gate), Some(conn)) = (self.parked.take(), &self.gate, &self.conn)
+        if let (Some((own, rowid_at_lend)), Some(gate), Some(conn)) =
+            (self.parked.take(), &self.gate, &self.conn)
             && let Ok(mut c) = conn.lock()
         {
-            gate.take_back_writer(&mut c, own);
+            gate.take_back_writer_after_write(&mut c, own, rowid_at_lend);
         }
     }
 }
@@ -756,7 +790,10 @@ impl sqlite::HostConnection for HostState {
             if let Ok(handle) = self.table.get_mut(&connection) {
                 handle.turn = Some((turn, std::time::Instant::now()));
                 if !handle.keeps_state && !stateful {
-                    let lent = conn.lock().ok().and_then(|mut c| gate.lend_writer(&mut c));
+                    let lent = conn.lock().ok().and_then(|mut c| {
+                        let own = gate.lend_writer(&mut c)?;
+                        Some((own, c.last_insert_rowid()))
+                    });
                     handle.parked = lent;
                 }
             }
@@ -1062,9 +1099,41 @@ mod tests {
             "INSERT INTO t SELECT 1",
             "BEGIN",
             "",
+            "SELECT last_insert_rowid()",
+            "select changes()",
+            "SELECT total_changes()",
         ] {
             assert!(!plain_select(not), "{not}");
         }
+    }
+
+    #[test]
+    fn a_row_inserted_on_the_writer_is_the_guests_last_insert_rowid() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("db.sqlite");
+        let gate = WriteGate::new(Some(path.clone()));
+        let loc = Location::File(path.clone());
+        let setup = loc.connect()?;
+        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")?;
+        let last = |c: &Connection| -> rusqlite::Result<i64> {
+            c.query_row("SELECT last_insert_rowid()", [], |r| r.get(0))
+        };
+
+        let mut ann = loc.connect()?;
+        let own = gate.lend_writer(&mut ann).expect("the writer");
+        let at_lend = ann.last_insert_rowid();
+        ann.execute_batch("INSERT INTO t VALUES (7); INSERT INTO t VALUES (8)")?;
+        gate.take_back_writer_after_write(&mut ann, own, at_lend);
+        assert_eq!(last(&ann)?, 2, "Ann's own connection knows her row");
+
+        // Bob only updates: his connection is not given Ann's row.
+        let mut bob = loc.connect()?;
+        let own = gate.lend_writer(&mut bob).expect("the writer");
+        let at_lend = bob.last_insert_rowid();
+        bob.execute_batch("UPDATE t SET x = x + 1")?;
+        gate.take_back_writer_after_write(&mut bob, own, at_lend);
+        assert_eq!(last(&bob)?, 0);
+        Ok(())
     }
 
     #[test]
