@@ -211,12 +211,15 @@ pub fn relay_body(from: &str, mail: &Claimed) -> Vec<u8> {
     serde_json::to_vec(&msg).unwrap_or_default()
 }
 
-/// The `log` transport: the mail, in full, on the host's log.
+/// The `log` transport: the mail, in full, on the host's log, in one write
+/// (`eprintln!` with arguments writes each piece to the unbuffered stderr,
+/// a host call apiece).
 pub fn write_to_log(settings: &Settings, mail: &Claimed) {
-    eprintln!(
-        "mail {} to {} from {}\nSubject: {}\n\n{}\n-- end of mail {}",
+    let text = format!(
+        "mail {} to {} from {}\nSubject: {}\n\n{}\n-- end of mail {}\n",
         mail.id, mail.to, settings.from, mail.subject, mail.text, mail.id
     );
+    eprint!("{text}");
 }
 
 /// Sends one mail (one try).

@@ -633,21 +633,32 @@ struct LineWriter {
 
 impl LineWriter {
     // eprint! rather than writing to io::stderr() so test harnesses capture it.
+    // The lines of one write go out in one `eprint!`: stderr is unbuffered,
+    // and a prefixed line written piece by piece was four system calls (a
+    // mailed request's text on the `log` transport, ~60 per mail).
     fn emit(&mut self, all: bool) {
+        let mut out = String::new();
         while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            eprint!("[{}] {}", self.prefix, String::from_utf8_lossy(&line));
-        }
-        if all && !self.pending.is_empty() {
-            eprintln!(
+            out.push_str(&format!(
                 "[{}] {}",
                 self.prefix,
+                String::from_utf8_lossy(&line)
+            ));
+        }
+        if all && !self.pending.is_empty() {
+            out.push_str(&format!(
+                "[{}] {}\n",
+                self.prefix,
                 String::from_utf8_lossy(&self.pending)
-            );
+            ));
             self.pending.clear();
+        }
+        if !out.is_empty() {
+            eprint!("{out}");
         }
     }
 }
