@@ -424,8 +424,6 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
         None,
     )
     .await?;
-    let floor_rate = floor_row.stats.requests_per_sec.max(1.0);
-    drop(floor);
     let idle_kib = status_kib(app.pid(), "VmRSS:");
     let parts = |pid: u32| {
         format!(
@@ -454,9 +452,27 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
     };
     bench::run_requests(host, &["warm".into()], 16, warm, mine.clone()).await?;
     let my_requests = "GET /api/requests?created_by=me";
-    let share = |s: &PathStats| s.requests_per_sec / floor_rate >= 0.35 && s.errors == 0;
-    let budget = Some(("≥ 35% of the floor", &share as &dyn Fn(&PathStats) -> bool));
-    rows.push(measured(app.pid(), host, my_requests, 16, d, mine.clone(), budget).await?);
+    let mut mine_16 = measured(app.pid(), host, my_requests, 16, d, mine.clone(), None).await?;
+    // The floor again right after: the share is of the mean of the two
+    // samples that bracket it, so the machine's drift over the minutes
+    // between them (a third on a shared machine) does not decide it.
+    let floor_after = measured(
+        floor.pid(),
+        floor_addr,
+        "hello floor GET / (again)",
+        16,
+        d,
+        hello,
+        None,
+    )
+    .await?;
+    drop(floor);
+    let floor_rate =
+        ((floor_row.stats.requests_per_sec + floor_after.stats.requests_per_sec) / 2.0).max(1.0);
+    mine_16.budget = "≥ 35% of the floors";
+    mine_16.met =
+        Some(mine_16.stats.requests_per_sec / floor_rate >= 0.35 && mine_16.stats.errors == 0);
+    rows.push(mine_16);
     let p99_10 = |s: &PathStats| s.p99 < Duration::from_millis(10) && s.errors == 0;
     let budget = Some(("p99 < 10 ms", &p99_10 as &dyn Fn(&PathStats) -> bool));
     rows.push(measured(app.pid(), host, my_requests, 2, d, mine, budget).await?);
@@ -549,10 +565,14 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
         ));
     };
     line(&floor_row);
+    line(&floor_after);
     for r in &rows {
         line(r);
     }
     let mib = |k: u64| k as f64 / 1024.0;
+    out.push_str(&format!(
+        "floor% is of {floor_rate:.1}/s, the mean of the two hello samples\n"
+    ));
     out.push_str(&format!(
         "requests created {rows_created} = 2xx answers {created_ok}: {}\n\
          host resident memory: {:.1} MiB idle after seeding, peak {:.1} MiB during the loads \
