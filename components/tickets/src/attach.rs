@@ -100,7 +100,9 @@ mod tests {
         let w = World::new();
         let env = w.env();
         let ann = viewer(&w, "ann");
-        let private = raise(&env, &ann, "technical-support", "p", "", "private", &[]).unwrap();
+        let private = raise(&env, &ann, "technical-support", "p", "", "private", &[])
+            .unwrap()
+            .0;
         let shared = raise(
             &env,
             &ann,
@@ -110,7 +112,8 @@ mod tests {
             "organization",
             &[],
         )
-        .unwrap();
+        .unwrap()
+        .0;
         // Gil takes part in the private one as a participant would.
         tickets::add_participant(&w.db, &private.id, "gil", 0).unwrap();
         for who in ["ann", "bob", "gil", "op"] {
@@ -141,7 +144,8 @@ mod tests {
             "private",
             std::slice::from_ref(&a),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         let n = upload(&w, "op", "note.txt");
         let c = comment(&env, &op, &t, "internal", true, std::slice::from_ref(&n)).unwrap();
         let names = |p: &Json| -> Vec<String> {

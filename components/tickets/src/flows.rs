@@ -38,6 +38,10 @@ fn name_of(env: &Env<'_>, user_id: &str) -> Result<String, ApiError> {
 
 /// A customer raises a request (the shared desk gate already let them in),
 /// with their uploads `attachments` (ids from `POST /api/attachments`).
+/// Answers with the request and its page ([`raised_page`]), read inside the
+/// write transaction: there it is read on the connection that just wrote
+/// the request, whose cache holds its pages, where after `COMMIT` a pooled
+/// connection would read them back from the OS.
 pub fn raise(
     env: &Env<'_>,
     viewer: &Viewer,
@@ -46,7 +50,7 @@ pub fn raise(
     description: &str,
     visibility: &str,
     attachments: &[String],
-) -> Result<Ticket, ApiError> {
+) -> Result<(Ticket, Json), ApiError> {
     let new = NewTicket {
         request_type,
         summary,
@@ -56,6 +60,19 @@ pub fn raise(
         organization_id: viewer.organization_id(),
         raised_by: viewer.user_id(),
     };
+    raise_then(env, viewer, &new, attachments, |t| {
+        raised_page(env, viewer, t, !attachments.is_empty())
+    })
+}
+
+/// Raises `new` for `viewer` and runs `then` on it inside the transaction.
+fn raise_then<T>(
+    env: &Env<'_>,
+    viewer: &Viewer,
+    new: &NewTicket<'_>,
+    attachments: &[String],
+    then: impl FnOnce(&Ticket) -> Result<T, ApiError>,
+) -> Result<(Ticket, T), ApiError> {
     // Reads first, writes under the lock: the topic and text are checked,
     // and the mail's link key loaded, before the write transaction (each
     // statement inside it holds up every other writer; docs/PERFORMANCE.md).
@@ -63,7 +80,7 @@ pub fn raise(
     env.links()?;
     transaction(env.sql, || {
         rate_limit::limit_all(env.sql, &env.limits, env.now())?;
-        let t = tickets::insert_checked(env, &new, checked)?;
+        let t = tickets::insert_checked(env, new, checked)?;
         attach::link(
             env.sql,
             attachments,
@@ -81,7 +98,8 @@ pub fn raise(
                 raised_by_name: None,
             },
         )?;
-        Ok(t)
+        let answer = then(&t)?;
+        Ok((t, answer))
     })
 }
 
@@ -680,6 +698,7 @@ mod tests {
             &[],
         )
         .unwrap()
+        .0
     }
 
     fn keys(page: &edgedesk_core::paging::JsonPage) -> Vec<String> {
@@ -712,6 +731,26 @@ mod tests {
                 raised_page(&env, &v, &t, true).unwrap(),
                 page(&env, &v, &t).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn a_raise_answers_with_the_page_it_will_have_after_commit() {
+        let w = World::new();
+        let env = w.env();
+        let ann = viewer(&w, "ann");
+        for visibility in ["private", "organization"] {
+            let (t, answered) = raise(
+                &env,
+                &ann,
+                "technical-support",
+                "Read inside",
+                "line one\nline two",
+                visibility,
+                &[],
+            )
+            .unwrap();
+            assert_eq!(answered, page(&env, &ann, &t).unwrap(), "{visibility}");
         }
     }
 

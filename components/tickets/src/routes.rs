@@ -125,7 +125,7 @@ fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
     let mut env = env(ctx)?;
     env.limits = ctx.write_limits(Write::Raise, &viewer);
     let files = input.attachment_ids.as_deref().unwrap_or_default();
-    let t = flows::raise(
+    let (_, page) = flows::raise(
         &env,
         &viewer,
         &input.request_type,
@@ -135,7 +135,6 @@ fn raise(ctx: &Ctx, _: &Params) -> Result<Resp, ApiError> {
         files,
     )?;
     ctx.kick_mail();
-    let page = flows::raised_page(&env, &viewer, &t, !files.is_empty())?;
     Ok(Resp::json(201, &page))
 }
 
