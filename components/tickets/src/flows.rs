@@ -60,19 +60,6 @@ pub fn raise(
         organization_id: viewer.organization_id(),
         raised_by: viewer.user_id(),
     };
-    raise_then(env, viewer, &new, attachments, |t| {
-        raised_page(env, viewer, t, !attachments.is_empty())
-    })
-}
-
-/// Raises `new` for `viewer` and runs `then` on it inside the transaction.
-fn raise_then<T>(
-    env: &Env<'_>,
-    viewer: &Viewer,
-    new: &NewTicket<'_>,
-    attachments: &[String],
-    then: impl FnOnce(&Ticket) -> Result<T, ApiError>,
-) -> Result<(Ticket, T), ApiError> {
     // Reads first, writes under the lock: the topic and text are checked,
     // and the mail's link key loaded, before the write transaction (each
     // statement inside it holds up every other writer; docs/PERFORMANCE.md).
@@ -80,7 +67,7 @@ fn raise_then<T>(
     env.links()?;
     transaction(env.sql, || {
         rate_limit::limit_all(env.sql, &env.limits, env.now())?;
-        let t = tickets::insert_checked(env, new, checked)?;
+        let t = tickets::insert_checked(env, &new, checked)?;
         attach::link(
             env.sql,
             attachments,
@@ -98,8 +85,8 @@ fn raise_then<T>(
                 raised_by_name: None,
             },
         )?;
-        let answer = then(&t)?;
-        Ok((t, answer))
+        let page = raised_page(env, viewer, &t, !attachments.is_empty())?;
+        Ok((t, page))
     })
 }
 
