@@ -970,14 +970,22 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn the_writer_stands_in_with_the_guests_settings_and_goes_back_clean() -> anyhow::Result<()> {
+    /// A WAL database file with a table `t`, its write gate, its location
+    /// for more connections, and a first connection (the directory goes
+    /// when the first element is dropped).
+    fn gated_file() -> anyhow::Result<(tempfile::TempDir, WriteGate, Location, Connection)> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("db.sqlite");
         let gate = WriteGate::new(Some(path.clone()));
-        let loc = Location::File(path.clone());
+        let loc = Location::File(path);
         let setup = loc.connect()?;
         setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")?;
+        Ok((dir, gate, loc, setup))
+    }
+
+    #[test]
+    fn the_writer_stands_in_with_the_guests_settings_and_goes_back_clean() -> anyhow::Result<()> {
+        let (_dir, gate, loc, setup) = gated_file()?;
 
         let settings = |c: &Connection| -> rusqlite::Result<(i64, i64)> {
             Ok((
@@ -1034,12 +1042,7 @@ mod tests {
 
     #[test]
     fn a_short_read_borrows_the_writer_only_while_nobody_holds_the_turn() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("db.sqlite");
-        let gate = WriteGate::new(Some(path.clone()));
-        let loc = Location::File(path.clone());
-        let setup = loc.connect()?;
-        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")?;
+        let (_dir, gate, loc, setup) = gated_file()?;
         let count = |c: &Connection| -> rusqlite::Result<i64> {
             c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
         };
@@ -1109,12 +1112,7 @@ mod tests {
 
     #[test]
     fn a_row_inserted_on_the_writer_is_the_guests_last_insert_rowid() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("db.sqlite");
-        let gate = WriteGate::new(Some(path.clone()));
-        let loc = Location::File(path.clone());
-        let setup = loc.connect()?;
-        setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")?;
+        let (_dir, gate, loc, _setup) = gated_file()?;
         let last = |c: &Connection| -> rusqlite::Result<i64> {
             c.query_row("SELECT last_insert_rowid()", [], |r| r.get(0))
         };
