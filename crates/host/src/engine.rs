@@ -8,6 +8,7 @@
 //! holding a worker thread.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -637,29 +638,33 @@ impl LineWriter {
     // and a prefixed line written piece by piece was four system calls (a
     // mailed request's text on the `log` transport, ~60 per mail).
     fn emit(&mut self, all: bool) {
+        let out = self.take_lines(all);
+        if !out.is_empty() {
+            eprint!("{out}");
+        }
+    }
+
+    /// The complete lines pending (all of it when `all`), each with the
+    /// component's prefix; blank lines are dropped.
+    fn take_lines(&mut self, all: bool) -> String {
         let mut out = String::new();
         while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=pos).collect();
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            out.push_str(&format!(
-                "[{}] {}",
-                self.prefix,
-                String::from_utf8_lossy(&line)
-            ));
+            let _ = write!(out, "[{}] {}", self.prefix, String::from_utf8_lossy(&line));
         }
         if all && !self.pending.is_empty() {
-            out.push_str(&format!(
-                "[{}] {}\n",
+            let _ = writeln!(
+                out,
+                "[{}] {}",
                 self.prefix,
                 String::from_utf8_lossy(&self.pending)
-            ));
+            );
             self.pending.clear();
         }
-        if !out.is_empty() {
-            eprint!("{out}");
-        }
+        out
     }
 }
 
@@ -689,5 +694,28 @@ impl tokio::io::AsyncWrite for LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         self.emit(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_output_goes_out_as_whole_prefixed_lines() {
+        let mut w = LineWriter {
+            prefix: Arc::from("notifications"),
+            pending: Vec::new(),
+        };
+        w.pending
+            .extend_from_slice(b"mail m1 to a@example.com\nSubject: Hi\n\n  \nhalf a li");
+        assert_eq!(
+            w.take_lines(false),
+            "[notifications] mail m1 to a@example.com\n[notifications] Subject: Hi\n"
+        );
+        w.pending.extend_from_slice(b"ne\nlast");
+        assert_eq!(w.take_lines(false), "[notifications] half a line\n");
+        assert_eq!(w.take_lines(true), "[notifications] last\n");
+        assert_eq!(w.take_lines(true), "");
     }
 }
