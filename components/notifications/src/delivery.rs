@@ -68,6 +68,16 @@ const FANOUT_CHUNKS: usize = 80;
 /// next kick (it stops after the message in hand).
 const RUN_FOR_S: i64 = 30;
 
+/// Wait between two passes of one run while it holds the lease. Kicks that
+/// find the lease held skip starting a run (`web::router`), so mail queued
+/// meanwhile waits for the next pass: while people raise requests at 16
+/// connections, one pass then takes a batch of several messages instead of
+/// a run (instance, lease claim and release, claim and mark) per message
+/// (docs/PERFORMANCE.md, "Sixth pass"). A person waiting for a sign-in code
+/// waits this much longer at most.
+pub const PASS_GAP: Duration = Duration::from_millis(20);
+const _: () = assert!(PASS_GAP.as_millis() < 100, "people wait for sign-in codes");
+
 /// Delivers due mail; answers `{"delivered": n, "failed": m}`.
 ///
 /// One run at a time: a run holds the `mail.runner` lease, and a kick that
@@ -83,33 +93,65 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
     let sql = ctx.sql()?;
     edgedesk_core::db::relax_sync(sql);
     let until = ctx.now() + RUN_FOR_S;
-    let (mut delivered, mut failed, mut idle_passes) = (0, 0, 0);
+    let (mut delivered, mut failed) = (0, 0);
     while outbox::claim_runner(sql, ctx.now())? {
-        let pass = one_pass(ctx, &settings).await;
-        // Let go even when the pass failed (a locked database): the next
+        let passes = passes_while_held(ctx, &settings, until).await;
+        // Let go even when a pass failed (a locked database): the next
         // kick or due-check takes over.
         outbox::release_runner(sql)?;
-        let (d, f, relay_down) = pass?;
+        let (d, f, done) = passes?;
         delivered += d;
         failed += f;
-        idle_passes = if d + f == 0 { idle_passes + 1 } else { 0 };
-        if !another_pass(relay_down, idle_passes, ctx.now() >= until)
-            || !outbox::any_due(sql, ctx.now())?
-        {
+        // Always looked for after letting go, whatever the passes found:
+        // mail committed by a kick that saw the lease held is due here.
+        if done || !outbox::any_due(sql, ctx.now())? {
             break;
         }
     }
     Ok(serde_json::json!({ "delivered": delivered, "failed": failed }))
 }
 
-/// Whether the run looks for due mail again once it has let go of the lease.
-/// A pass that found nothing is no reason to stop: mail committed just after
-/// it looked had its kick turned away by the lease, and only this run is
-/// left to deliver it (it would otherwise wait for the next signed-in
-/// request's due-check). Two empty passes in a row do stop the run, so it
-/// never spins; a failing relay or the run's time limit stop it too.
-fn another_pass(relay_down: bool, idle_passes: u32, out_of_time: bool) -> bool {
-    !relay_down && idle_passes < 2 && !out_of_time
+/// What a run does after a pass, while it holds the lease.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// Wait [`PASS_GAP`] and pass again: the last pass found mail, so more
+    /// is likely on its way.
+    Wait,
+    /// Let go of the lease, then look once more for due mail.
+    LetGo,
+    /// Let go and end the run: the relay is failing for every message, or
+    /// the run is out of time (the next kick or due-check takes over).
+    End,
+}
+
+fn after_pass(found_mail: bool, relay_down: bool, out_of_time: bool) -> Next {
+    if relay_down || out_of_time {
+        Next::End
+    } else if found_mail {
+        Next::Wait
+    } else {
+        Next::LetGo
+    }
+}
+
+/// Passes under one holding of the lease, [`PASS_GAP`] apart, until one
+/// finds nothing. Returns (delivered, failed, the run should end).
+async fn passes_while_held(
+    ctx: &Ctx,
+    settings: &Settings,
+    until: i64,
+) -> Result<(usize, usize, bool), ApiError> {
+    let (mut delivered, mut failed) = (0, 0);
+    loop {
+        let (d, f, relay_down) = one_pass(ctx, settings).await?;
+        delivered += d;
+        failed += f;
+        match after_pass(d + f > 0, relay_down, ctx.now() >= until) {
+            Next::Wait => sleep(PASS_GAP).await,
+            Next::LetGo => return Ok((delivered, failed, false)),
+            Next::End => return Ok((delivered, failed, true)),
+        }
+    }
 }
 
 /// One pass: copy fan-outs into the outbox, then deliver a batch. Returns
@@ -257,12 +299,15 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_pass_still_looks_for_mail_queued_while_it_ran() {
-        assert!(another_pass(false, 0, false));
-        assert!(another_pass(false, 1, false), "one empty pass goes on");
-        assert!(!another_pass(false, 2, false), "two empty passes stop");
-        assert!(!another_pass(true, 0, false), "the relay is down");
-        assert!(!another_pass(false, 0, true), "out of time");
+    fn a_run_passes_again_while_it_finds_mail_and_lets_go_when_it_finds_none() {
+        assert_eq!(after_pass(true, false, false), Next::Wait);
+        assert_eq!(after_pass(false, false, false), Next::LetGo);
+        assert_eq!(
+            after_pass(true, true, false),
+            Next::End,
+            "the relay is down"
+        );
+        assert_eq!(after_pass(false, false, true), Next::End, "out of time");
     }
 
     #[test]
