@@ -260,7 +260,7 @@ async fn serve(
     let path = req.uri().path().to_owned();
     let resp = route_and_run(&runtime, req, peer).await;
     if log {
-        eprintln!(
+        crate::log_line!(
             "{method} {path} {} {:.1}ms",
             resp.status().as_u16(),
             started.elapsed().as_secs_f64() * 1000.0
@@ -298,7 +298,7 @@ async fn route_and_run(
             // One line: the outermost context and the root cause (not the
             // whole wasm backtrace).
             let message = format!("{e}: {}", e.root_cause());
-            eprintln!(
+            crate::log_line!(
                 "[{}] request failed: {}",
                 route.component,
                 redact(&message, &runtime.secrets)
@@ -334,12 +334,12 @@ async fn kick_loop(
         let result = kick(&runtime).await;
         match result {
             Ok(status) if status.is_success() => {}
-            Ok(status) => eprintln!(
+            Ok(status) => crate::log_line!(
                 "kick POST /api/notifications/deliver {} {:.1}ms",
                 status.as_u16(),
                 started.elapsed().as_secs_f64() * 1000.0
             ),
-            Err(e) => eprintln!("kick POST /api/notifications/deliver failed: {e:#}"),
+            Err(e) => crate::log_line!("kick POST /api/notifications/deliver failed: {e:#}"),
         }
     }
 }

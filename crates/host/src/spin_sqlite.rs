@@ -695,7 +695,7 @@ fn trace(statement: &str, took: Duration) {
         .chars()
         .take(160)
         .collect();
-    eprintln!("sql {:>8} {text}", took.as_micros());
+    crate::log_line!("sql {:>8} {text}", took.as_micros());
 }
 
 /// Runs one statement and collects its rows.
