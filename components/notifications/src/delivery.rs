@@ -93,7 +93,7 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
     let sql = ctx.sql()?;
     edgedesk_core::db::relax_sync(sql);
     let until = ctx.now() + RUN_FOR_S;
-    let (mut delivered, mut failed) = (0, 0);
+    let (mut delivered, mut failed, mut empty_holds) = (0, 0, 0);
     while outbox::claim_runner(sql, ctx.now())? {
         let passes = passes_while_held(ctx, &settings, until).await;
         // Let go even when a pass failed (a locked database): the next
@@ -102,9 +102,12 @@ pub async fn run(ctx: &Ctx) -> Result<serde_json::Value, ApiError> {
         let (d, f, done) = passes?;
         delivered += d;
         failed += f;
-        // Always looked for after letting go, whatever the passes found:
-        // mail committed by a kick that saw the lease held is due here.
-        if done || !outbox::any_due(sql, ctx.now())? {
+        // Mail read as due that a pass then did not find went to another
+        // run in between; twice in a row ends this one, so it never spins.
+        empty_holds = if d + f == 0 { empty_holds + 1 } else { 0 };
+        // Otherwise always looked for after letting go, whatever the passes
+        // found: mail committed by a kick that saw the lease held is due here.
+        if done || empty_holds >= 2 || !outbox::any_due(sql, ctx.now())? {
             break;
         }
     }
