@@ -8,10 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features() {
-  cargo tree "$@" --prefix none -f '{p}|{f}' 2>/dev/null | sed 's/ (\*)$//' | sort -u
+  cargo tree "$@" --prefix none -f '{p}|{f}' | sed 's/ (\*)$//' | sort -u
 }
-python3 - <(features -p edgedesk-host -e normal,build) \
-  <(features --workspace -e normal,build,dev) <<'PY'
+# One after the other: two `cargo tree` at once wait on each other's lock.
+alone="$(mktemp)" together="$(mktemp)"
+trap 'rm -f "$alone" "$together"' EXIT
+features -p edgedesk-host -e normal,build >"$alone"
+features --workspace -e normal,build,dev >"$together"
+python3 - "$alone" "$together" <<'PY'
 import sys
 
 # A crate can be built twice in one build, for the target and for the build

@@ -75,7 +75,7 @@ const RUN_FOR_S: i64 = 30;
 /// a run (instance, lease claim and release, claim and mark) per message
 /// (docs/PERFORMANCE.md, "Sixth pass"). A person waiting for a sign-in code
 /// waits this much longer at most.
-pub const PASS_GAP: Duration = Duration::from_millis(20);
+const PASS_GAP: Duration = Duration::from_millis(20);
 const _: () = assert!(PASS_GAP.as_millis() < 100, "people wait for sign-in codes");
 
 /// Delivers due mail; answers `{"delivered": n, "failed": m}`.
