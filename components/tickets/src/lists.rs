@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::env::Env;
 use crate::search;
-use crate::tickets::{LIST_ROW_JSON, SUMMARY_JOINS};
+use crate::tickets::LIST_ROW_JSON;
 
 /// Filters shared by both lists.
 #[derive(Debug, Default, Clone)]
@@ -86,8 +86,8 @@ pub const BY_ACTIVITY: &str = "t.last_activity_at DESC, t.number DESC";
 /// of the queue's time. Exact per-status counts come from `/api/agent/counts`.
 pub const QUEUE_COUNT_CAP: i64 = 10_000;
 
-/// A list's page statement (its rows, each with the total) and its count
-/// statement alone, for `conds` joined with AND.
+/// A list's page statement (its rows joined into one text, and the total)
+/// and its count statement alone, for `conds` joined with AND.
 fn statements(
     conds: &[String],
     order: &str,
@@ -103,9 +103,12 @@ fn statements(
         Some(cap) => format!("SELECT count(*) FROM (SELECT 1 FROM tickets t {filter} LIMIT {cap})"),
         None => format!("SELECT count(*) FROM tickets t {filter}"),
     };
+    // The rows are joined in the order the inner statement reads them:
+    // SQLite's aggregate takes a subquery's rows as it yields them
+    // (`a_page_keeps_its_order` holds it to that).
     let page = format!(
-        "SELECT {LIST_ROW_JSON}, ({count}) FROM tickets t {SUMMARY_JOINS} {filter} \
-         ORDER BY {order} {}",
+        "SELECT group_concat(r, ','), max(n) FROM (SELECT {LIST_ROW_JSON} AS r, ({count}) AS n \
+         FROM tickets t {filter} ORDER BY {order} {})",
         paging.sql_limit()
     );
     (page, count)
@@ -120,14 +123,20 @@ fn run(
     count_cap: Option<i64>,
 ) -> Result<JsonPage, ApiError> {
     let (page, count) = statements(conds, order, paging, count_cap);
-    // The total rides on every row of the page, as a column SQLite computes
-    // once: one statement instead of two. Parameters: the key prefix (?1),
-    // then the count's, then the filter's (the same values again).
+    // The page comes back as one row: its items as one text, joined by
+    // SQLite (one value to hand over instead of 25), and the total, a column
+    // SQLite computes once. Parameters: the key prefix (?1), then the
+    // count's, then the filter's (the same values again).
     let mut all: Vec<Value> = vec![env.prefix.as_str().into()];
     all.extend(args.iter().chain(args.iter()).cloned());
-    let rows = env.sql.execute(&page, &all)?;
-    let total = match rows.rows.first() {
-        Some(r) => r.i64(1)?,
+    let mut rows = env.sql.execute(&page, &all)?;
+    let mut row = rows
+        .rows
+        .pop()
+        .ok_or_else(|| ApiError::internal("no page row"))?;
+    let items = row.take_opt_text(0)?;
+    let total = match row.opt_i64(1)? {
+        Some(n) => n,
         // A page past the end has no row to carry it.
         None => env
             .sql
@@ -137,12 +146,7 @@ fn run(
             .transpose()?
             .unwrap_or(0),
     };
-    let items = rows
-        .rows
-        .into_iter()
-        .map(|mut r| r.take_text(0))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(paging.json_list(items, total))
+    Ok(paging.json_list(items.into_iter().collect(), total))
 }
 
 /// `GET /api/requests`: `created_by=me` (the caller's own) or `anyone` (also
@@ -287,6 +291,72 @@ mod tests {
     use crate::testing::World;
 
     #[test]
+    fn a_page_keeps_its_order() {
+        let w = World::new();
+        let env = w.env();
+        for n in 0..13 {
+            let t = w.site_down();
+            // Activity out of creation order, with ties (the number breaks
+            // them), and waiting times in yet another order.
+            w.db.execute(
+                "UPDATE tickets SET last_activity_at = ?, waiting_since = ?, created_at = ? \
+                 WHERE id = ?",
+                edgedesk_core::params![(n * 7) % 5, (n * 5) % 13, (n * 3) % 4, t.id.as_str()],
+            )
+            .unwrap();
+        }
+        let numbers = |order: &str| -> Vec<String> {
+            w.db.execute(
+                &format!("SELECT number FROM tickets t ORDER BY {order}"),
+                &[],
+            )
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| format!("SD-{}", r.i64(0).unwrap()))
+            .collect()
+        };
+        let ann = edgedesk_core::access::Viewer::Customer {
+            user_id: "ann".into(),
+            organization_id: "o1".into(),
+        };
+        let keys = |page: &JsonPage| -> Vec<String> {
+            let body: Json = serde_json::from_slice(&page.to_json()).unwrap();
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["key"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        for per_page in [4, 5, 13, 100] {
+            let (mut mine, mut waiting, mut newest) = (vec![], vec![], vec![]);
+            for page in 1..=4 {
+                let paging = Paging { page, per_page };
+                let f = Filters::default();
+                mine.extend(keys(&customer_list(&env, &ann, "me", &f, &paging).unwrap()));
+                let qf = |sort: &str| QueueFilters {
+                    sort: sort.into(),
+                    ..QueueFilters::default()
+                };
+                waiting.extend(keys(&queue(&env, "op", &qf(""), &paging).unwrap()));
+                newest.extend(keys(&queue(&env, "op", &qf("newest"), &paging).unwrap()));
+            }
+            assert_eq!(mine, numbers(BY_ACTIVITY), "per page {per_page}");
+            assert_eq!(
+                waiting,
+                numbers("t.waiting_since, t.number"),
+                "per page {per_page}"
+            );
+            assert_eq!(
+                newest,
+                numbers("t.created_at DESC, t.number DESC"),
+                "per page {per_page}"
+            );
+        }
+    }
+
+    #[test]
     fn my_requests_read_one_covering_index_and_no_table_row() {
         let w = World::new();
         let paging = Paging::from_query(None, None).unwrap();
@@ -298,18 +368,28 @@ mod tests {
             let mut all = vec![Value::from("SD")];
             all.extend(args.iter().chain(args.iter()).cloned());
             let text = w.plan(&page, &all);
-            // The page's rows come from the index alone (its first step; the
-            // total's subquery comes later); only the people, organization
-            // and topic are looked up, by primary key.
-            let rows = text.split("; ").next().unwrap();
+            // The page's rows, each with its kept JSON, come from the index
+            // alone, in order (no sort), and are joined as they come; the
+            // total counts the narrow index (by status too when filtered);
+            // nothing else is read.
+            let steps: Vec<&str> = text.split("; ").collect();
+            assert_eq!(steps.len(), 5, "{status}: {text}");
             assert_eq!(
-                rows, "SEARCH t USING COVERING INDEX tickets_customer (customer_id=?)",
+                steps[1], "SEARCH t USING COVERING INDEX tickets_customer (customer_id=?)",
+                "{status}: {text}"
+            );
+            assert!(
+                steps[3].starts_with(
+                    "SEARCH t USING COVERING INDEX tickets_customer_count (customer_id=?"
+                ),
                 "{status}: {text}"
             );
             assert!(!text.contains("TEMP B-TREE"), "{status}: {text}");
             let text = w.plan(&count, &args);
             assert!(
-                text.contains("COVERING INDEX tickets_customer"),
+                text.starts_with(
+                    "SEARCH t USING COVERING INDEX tickets_customer_count (customer_id=?"
+                ),
                 "{status}: {text}"
             );
         }

@@ -299,41 +299,17 @@ pub const SUMMARY_COLS: &str = "t.id, t.number, t.request_type_id, t.summary, t.
      t.status, t.resolution, t.visibility, t.customer_id, t.raised_by, t.organization_id, \
      t.assignee_id, t.created_at, t.updated_at, t.last_activity_at, t.waiting_since, \
      rt.key, rt.name, u.username, u.full_name, u.role, o.name, a.username, a.full_name, a.role";
-/// One list row as JSON text, made by SQLite (`json_object`) from the
-/// columns behind [`SUMMARY_COLS`] and [`SUMMARY_JOINS`]: the same fields,
+/// One list row as JSON text: the row each request keeps ready in
+/// `tickets.list_row` (migration 0015: a view builds it, triggers rebuild it
+/// whenever anything it shows changes), after its key. The same fields,
 /// order and values as [`SummaryRow`] (`a_json_list_row_is_the_summary_row`
-/// pins the two together). Lists pass these on as they come. Lifting 25
-/// values a row into the guest, building `SummaryRow`s and serializing them
-/// again was most of a list's cost after its statement (docs/PERFORMANCE.md,
-/// "Requests"). `?1` is the key prefix; times are RFC 3339 in UTC, as
-/// `clock::rfc3339` writes them (from `datetime`: `strftime` costs four
-/// times as much, and four per row were a third of the statement). Nested
-/// objects keep their JSON subtype through `CASE`, so they are not parsed
-/// again with `json()`.
-pub const LIST_ROW_JSON: &str = "json_object(\
-     'assignee', CASE WHEN t.assignee_id IS NOT NULL THEN CASE WHEN a.full_name IS NULL \
-       THEN json_object('full_name', '(removed)', 'id', t.assignee_id, 'operator', json('false')) \
-       ELSE json_object('full_name', a.full_name, 'id', t.assignee_id, \
-         'operator', json(iif(a.role <> 'customer', 'true', 'false')), 'username', a.username) END END, \
-     'created_at', replace(datetime(t.created_at, 'unixepoch'), ' ', 'T') || 'Z', \
-     'id', t.id, \
-     'key', ?1 || '-' || t.number, \
-     'last_activity_at', replace(datetime(t.last_activity_at, 'unixepoch'), ' ', 'T') || 'Z', \
-     'organization', CASE WHEN t.organization_id IS NOT NULL AND o.name IS NOT NULL \
-       THEN json_object('id', t.organization_id, 'name', o.name) END, \
-     'reporter', CASE WHEN u.full_name IS NULL \
-       THEN json_object('full_name', '(removed)', 'id', t.customer_id, 'operator', json('false')) \
-       ELSE json_object('full_name', u.full_name, 'id', t.customer_id, \
-         'operator', json(iif(u.role <> 'customer', 'true', 'false')), 'username', u.username) END, \
-     'request_type', CASE WHEN rt.key IS NOT NULL \
-       THEN json_object('id', t.request_type_id, 'key', rt.key, 'name', rt.name) END, \
-     'resolution', t.resolution, \
-     'status', t.status, \
-     'summary', t.summary, \
-     'updated_at', replace(datetime(t.updated_at, 'unixepoch'), ' ', 'T') || 'Z', \
-     'visibility', t.visibility, \
-     'waiting_since', CASE WHEN t.waiting_since IS NOT NULL \
-       THEN replace(datetime(t.waiting_since, 'unixepoch'), ' ', 'T') || 'Z' END)";
+/// pins the two together, after every kind of change). Lists pass these on
+/// as they come: building each row per read (four joins and four time
+/// formats) was most of "my requests"' statement (docs/PERFORMANCE.md,
+/// "Seventh pass"). `?1` is the key prefix, a Spin variable, which is why
+/// the kept row starts after its key.
+pub const LIST_ROW_JSON: &str =
+    "'{\"key\":' || json_quote(?1 || '-' || t.number) || ',' || t.list_row";
 
 pub const SUMMARY_JOINS: &str = "LEFT JOIN request_types rt ON rt.id = t.request_type_id \
      LEFT JOIN users u ON u.id = t.customer_id \
@@ -343,14 +319,15 @@ pub const SUMMARY_JOINS: &str = "LEFT JOIN request_types rt ON rt.id = t.request
 /// A request as every view shows it (list rows and the page alike),
 /// serialized straight from its row. Lists used to build each row as a
 /// `serde_json::Value` map and serialize it again: for "my requests" that
-/// was half of the guest's CPU (docs/PERFORMANCE.md). Fields are declared in
-/// alphabetical order, the order the maps gave them.
+/// was half of the guest's CPU (docs/PERFORMANCE.md). The key comes first,
+/// as lists write it ([`LIST_ROW_JSON`]); the other fields are in
+/// alphabetical order, as in migration 0015's `ticket_list_rows`.
 #[derive(Debug, Serialize)]
 pub struct SummaryRow {
+    pub key: String,
     pub assignee: Option<PersonRef>,
     pub created_at: String,
     pub id: String,
-    pub key: String,
     pub last_activity_at: String,
     pub organization: Option<OrgRef>,
     pub reporter: Option<PersonRef>,
@@ -426,10 +403,10 @@ pub fn summary_row(env: &Env<'_>, r: &Row) -> Result<(Ticket, SummaryRow), ApiEr
         _ => None,
     };
     let row = SummaryRow {
+        key: env.key(t.number),
         assignee: person_ref_at(r, t.assignee_id.as_deref(), 22)?,
         created_at: rfc3339(t.created_at),
         id: t.id.clone(),
-        key: env.key(t.number),
         last_activity_at: rfc3339(t.last_activity_at),
         organization,
         reporter: person_ref_at(r, Some(&t.customer_id), 18)?,
@@ -594,26 +571,74 @@ mod tests {
              waiting_since = NULL, updated_at = updated_at + 3661 WHERE id = ?",
             params![answered.id.as_str()],
         );
+        // Every row as lists read it (kept in `list_row`) against the row
+        // built here from a fresh join, after each kind of change.
+        let check = |after: &str| {
+            let rows =
+                w.db.execute(
+                    &format!(
+                        "SELECT {LIST_ROW_JSON}, {SUMMARY_COLS} FROM tickets t {SUMMARY_JOINS} \
+                         ORDER BY t.number"
+                    ),
+                    params![env.prefix.as_str()],
+                )
+                .unwrap();
+            assert_eq!(rows.rows.len(), 6, "{after}");
+            for r in &rows.rows {
+                let kept = r.text(0).unwrap();
+                let rest = Row(r.0[1..].to_vec());
+                let made_here =
+                    serde_json::to_string(&summary_row(&env, &rest).unwrap().1).unwrap();
+                assert_eq!(kept, made_here, "after {after}");
+            }
+        };
+        check("changes to the requests");
         sql(
             "UPDATE request_types SET name = 'Tech \"support\"' WHERE key = 'technical-support'",
             &[],
         );
-        let rows =
-            w.db.execute(
-                &format!(
-                    "SELECT {LIST_ROW_JSON}, {SUMMARY_COLS} FROM tickets t {SUMMARY_JOINS} \
-                     ORDER BY t.number"
-                ),
-                params![env.prefix.as_str()],
-            )
-            .unwrap();
-        assert_eq!(rows.rows.len(), 6);
-        for r in &rows.rows {
-            let made_by_sqlite = r.text(0).unwrap();
-            let rest = Row(r.0[1..].to_vec());
-            let made_here = serde_json::to_string(&summary_row(&env, &rest).unwrap().1).unwrap();
-            assert_eq!(made_by_sqlite, made_here);
-        }
+        check("a topic renamed");
+        sql(
+            "UPDATE users SET full_name = 'Ann \"A\" <b>' WHERE id = 'ann'",
+            &[],
+        );
+        sql(
+            "UPDATE users SET username = 'gilbert' WHERE id = 'gil'",
+            &[],
+        );
+        sql("UPDATE users SET role = 'admin' WHERE id = 'op'", &[]);
+        check("people renamed and an operator made admin");
+        sql("UPDATE users SET role = 'customer' WHERE id = 'op'", &[]);
+        check("an operator made customer");
+        sql("DELETE FROM users WHERE id = 'bob'", &[]);
+        check("a reporter removed");
+        sql(
+            "INSERT INTO users (id, username, email, full_name, password_hash, role, \
+             created_at, updated_at) VALUES ('ghost', 'ghost', 'g@x.test', 'Ghost', 'h', \
+             'operator', 0, 0)",
+            &[],
+        );
+        check("a missing assignee's account created");
+        sql(
+            "UPDATE organizations SET name = 'Acme & \"Co\"' WHERE id = 'o1'",
+            &[],
+        );
+        check("an organization renamed");
+        sql("DELETE FROM organizations WHERE id = 'o2'", &[]);
+        check("an organization removed");
+        sql(
+            "UPDATE request_types SET key = 'tech' WHERE key = 'technical-support'",
+            &[],
+        );
+        check("a topic's key changed");
+        sql("DELETE FROM request_types WHERE key = 'tech'", &[]);
+        check("a topic removed");
+        sql(
+            "UPDATE tickets SET status = 'closed', visibility = 'private', summary = 'New', \
+             organization_id = NULL, last_activity_at = last_activity_at + 86400",
+            &[],
+        );
+        check("every request changed at once");
     }
 
     #[test]

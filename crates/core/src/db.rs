@@ -108,6 +108,14 @@ impl Row {
             _ => Err(DbError::Type(i)),
         }
     }
+    /// [`Row::take_text`] for a column that may be NULL.
+    pub fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, DbError> {
+        match self.0.get_mut(i).ok_or(DbError::Missing(i))? {
+            Value::Text(v) => Ok(Some(std::mem::take(v))),
+            Value::Null => Ok(None),
+            _ => Err(DbError::Type(i)),
+        }
+    }
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
         match self.at(i)? {
             Value::Text(v) => Ok(Some(v.clone())),

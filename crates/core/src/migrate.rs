@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_my_requests_covering",
         include_str!("../../../migrations/0014_my_requests_covering.sql"),
     ),
+    (
+        "0015_list_rows",
+        include_str!("../../../migrations/0015_list_rows.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -163,7 +167,8 @@ mod tests {
                 "0011_console_summaries",
                 "0012_list_order",
                 "0013_search_contentless",
-                "0014_my_requests_covering"
+                "0014_my_requests_covering",
+                "0015_list_rows"
             ]
         );
     }

@@ -78,7 +78,9 @@ pub struct Page<T> {
 }
 
 /// A page whose items are JSON texts already: list rows SQLite wrote with
-/// `json_object`, which only ever writes valid JSON. Its body is written
+/// `json_object`, which only ever writes valid JSON. An item may also be
+/// several rows already joined with `,` (a list's whole page, as SQLite's
+/// `group_concat` hands it over). Its body is written
 /// around them as [`Page`] would serialize it, without parsing them again
 /// (checking a 13 KB page of rows was 4% of the host's CPU per "my
 /// requests" answer; docs/PERFORMANCE.md).
