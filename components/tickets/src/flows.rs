@@ -665,7 +665,7 @@ pub fn assign(
 mod tests {
     use super::*;
     use crate::lists::{self, Filters, QueueFilters};
-    use crate::testing::World;
+    use crate::testing::{World, keys, rows};
     use edgedesk_core::Sql;
     use edgedesk_core::access::require_desk_access;
     use edgedesk_core::paging::Paging;
@@ -686,19 +686,6 @@ mod tests {
         )
         .unwrap()
         .0
-    }
-
-    /// A list's rows, as its answer's body has them.
-    fn rows(page: &edgedesk_core::paging::JsonPage) -> Vec<Json> {
-        let body: Json = serde_json::from_slice(&page.to_json()).unwrap();
-        body["items"].as_array().unwrap().clone()
-    }
-
-    fn keys(page: &edgedesk_core::paging::JsonPage) -> Vec<String> {
-        rows(page)
-            .iter()
-            .map(|row| row["key"].as_str().unwrap().to_owned())
-            .collect()
     }
 
     const P: Paging = Paging {

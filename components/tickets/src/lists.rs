@@ -288,7 +288,7 @@ pub fn counts(sql: &dyn Sql) -> Result<Json, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::testing::World;
+    use crate::testing::{World, keys};
 
     #[test]
     fn a_page_keeps_its_order() {
@@ -319,15 +319,6 @@ mod tests {
         let ann = edgedesk_core::access::Viewer::Customer {
             user_id: "ann".into(),
             organization_id: "o1".into(),
-        };
-        let keys = |page: &JsonPage| -> Vec<String> {
-            let body: Json = serde_json::from_slice(&page.to_json()).unwrap();
-            body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["key"].as_str().unwrap().to_owned())
-                .collect()
         };
         for per_page in [4, 5, 13, 100] {
             let (mut mine, mut waiting, mut newest) = (vec![], vec![], vec![]);

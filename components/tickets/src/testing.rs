@@ -109,3 +109,17 @@ impl World {
         .unwrap()
     }
 }
+
+/// A list's rows, as its answer's body has them.
+pub fn rows(page: &edgedesk_core::paging::JsonPage) -> Vec<serde_json::Value> {
+    let body: serde_json::Value = serde_json::from_slice(&page.to_json()).unwrap();
+    body["items"].as_array().unwrap().clone()
+}
+
+/// The keys of a list's rows, in the answer's order.
+pub fn keys(page: &edgedesk_core::paging::JsonPage) -> Vec<String> {
+    rows(page)
+        .iter()
+        .map(|row| row["key"].as_str().unwrap().to_owned())
+        .collect()
+}
