@@ -29,20 +29,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 /// seconds: throughput on a shared machine varies with the neighbours, CPU
 /// per request much less, so it is what shows whether a change helped.
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line, in clock ticks (100 per second).
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    edgedesk_host::proc_stats::cpu_seconds(std::process::id())
 }
 
 fn line(name: &str, mut lat: Vec<Duration>, errors: usize, elapsed: Duration, cpu: f64) {
@@ -108,15 +95,7 @@ where
 }
 
 fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    edgedesk_host::proc_stats::status_kib(std::process::id(), "VmRSS:") as f64 / 1024.0
 }
 
 /// `DESK_PERF=access,lists,raise` picks phases (all by default), so one

@@ -17,7 +17,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -26,6 +25,7 @@ use http_body_util::Full;
 
 use crate::bench::{self, PathStats};
 use crate::bench_transfer::{hex, random_token};
+use crate::proc_stats::{RssPeak, cpu_seconds, status_kib};
 
 const ORGANIZATIONS: i64 = 1000;
 const REQUESTS: i64 = 100_000;
@@ -283,67 +283,6 @@ async fn seed(addr: SocketAddr, db_path: &Path) -> anyhow::Result<Seeded> {
     })
 }
 
-/// The host process's resident memory: the most seen while sampling, and
-/// the kernel's own high-water mark (`VmHWM`) at the end.
-struct RssWatch {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds the process has used (user and system), from
-/// `/proc/<pid>/stat`: on a shared machine throughput moves with the
-/// neighbours, the host's CPU per request much less.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // utime and stime are the 14th and 15th fields; the command name (2nd)
-    // is parenthesised and may hold spaces, so count from after it.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-impl RssWatch {
-    fn start(pid: u32) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(0));
-        let (s, p) = (stop.clone(), peak.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(status_kib(pid, "VmRSS:"), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        RssWatch {
-            stop,
-            peak,
-            thread: Some(thread),
-        }
-    }
-
-    fn peak_kib(&mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
 /// One measured load and the budget it answers to.
 struct Row {
     stats: PathStats,
@@ -434,7 +373,7 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
         )
     };
     let idle_parts = parts(app.pid());
-    let mut watch = RssWatch::start(app.pid());
+    let watch = RssPeak::start(app.pid(), Duration::from_millis(20));
 
     let mine = {
         let s = seeded.clone();
@@ -525,7 +464,7 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
     rows.push(measured(app.pid(), host, label, 2, d, raise, budget).await?);
     let created_ok: u64 = rows[rows.len() - 2..].iter().map(|r| r.stats.ok).sum();
     let rows_created = count(&db_path)? - before;
-    let peak_kib = watch.peak_kib();
+    let peak_kib = watch.finish();
     let hwm_kib = status_kib(app.pid(), "VmHWM:");
     let end_parts = parts(app.pid());
 
@@ -796,11 +735,11 @@ pub async fn run_mixed(opts: DeskOptions, connections: usize) -> anyhow::Result<
     };
     let labels: Vec<String> = MIXED_OPS.iter().map(|s| (*s).to_owned()).collect();
     let idle_kib = status_kib(app.pid(), "VmRSS:");
-    let mut watch = RssWatch::start(app.pid());
+    let watch = RssPeak::start(app.pid(), Duration::from_millis(20));
     let cpu_before = cpu_seconds(app.pid());
     let stats = bench::run_requests(host, &labels, connections, opts.duration, make).await?;
     let cpu = cpu_seconds(app.pid()) - cpu_before;
-    let peak_kib = watch.peak_kib();
+    let peak_kib = watch.finish();
     let created = |label: usize| stats.get(label).map_or(0, |s| s.ok) as i64;
     let (tickets, comments, uploads) = (
         count("tickets")? - tickets_before,
@@ -889,18 +828,5 @@ mod tests {
             // every customer once: no account sees more than its share.
             assert_eq!(picked.len(), 1000);
         }
-    }
-
-    #[test]
-    fn cpu_time_of_this_process_is_read() {
-        let pid = std::process::id();
-        let before = cpu_seconds(pid);
-        let mut x = 0u64;
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_millis(300) {
-            x = x.wrapping_add(std::hint::black_box(1));
-        }
-        assert!(x > 0);
-        assert!(cpu_seconds(pid) > before);
     }
 }

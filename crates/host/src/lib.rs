@@ -43,6 +43,8 @@ pub mod manifest;
 #[cfg(feature = "runtime")]
 pub mod outbound;
 #[cfg(feature = "runtime")]
+pub mod proc_stats;
+#[cfg(feature = "runtime")]
 pub mod routes;
 #[cfg(feature = "runtime")]
 pub mod runtime_config;
