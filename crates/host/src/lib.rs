@@ -42,7 +42,6 @@ pub mod headers;
 pub mod manifest;
 #[cfg(feature = "runtime")]
 pub mod outbound;
-#[cfg(feature = "runtime")]
 pub mod proc_stats;
 #[cfg(feature = "runtime")]
 pub mod routes;
