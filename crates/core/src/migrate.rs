@@ -68,6 +68,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0015_list_rows",
         include_str!("../../../migrations/0015_list_rows.sql"),
     ),
+    (
+        "0016_request_counts",
+        include_str!("../../../migrations/0016_request_counts.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -168,7 +172,8 @@ mod tests {
                 "0012_list_order",
                 "0013_search_contentless",
                 "0014_my_requests_covering",
-                "0015_list_rows"
+                "0015_list_rows",
+                "0016_request_counts"
             ]
         );
     }
