@@ -4,7 +4,7 @@
 //! request comes first after a deploy migrates, under `BEGIN IMMEDIATE` so two
 //! instances never apply the same step. `PRAGMA user_version` records progress.
 
-use crate::db::{DbError, Sql, transaction};
+use crate::db::{DbError, Sql, Value, transaction};
 
 /// The migrations, in order. Append only; never edit a released one.
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -140,8 +140,27 @@ pub fn ensure_schema(sql: &dyn Sql) -> Result<(), DbError> {
             }
         }
         sql.execute(&format!("PRAGMA user_version = {target}"), &[])?;
-        Ok(())
+        mark_version(sql)
     })
+}
+
+/// The `settings` row that mirrors `PRAGMA user_version`, written with it.
+/// Every request with a session reads the version in its opening statement
+/// (`session::open`); read through `pragma_user_version`, SQLite prepared a
+/// statement of its own each time, ~1.5% of the host's CPU on a "my
+/// requests" answer (docs/PERFORMANCE.md, "Ninth pass"). A row costs a lookup.
+pub const VERSION_SETTING: &str = "schema.version";
+
+/// Writes [`VERSION_SETTING`] for this build's version. Migrations do it in
+/// their transaction; a request whose opening statement found no row (a
+/// database migrated before the row existed) does it once.
+pub fn mark_version(sql: &dyn Sql) -> Result<(), DbError> {
+    sql.execute(
+        "INSERT INTO settings (name, value) VALUES (?1, CAST(?2 AS TEXT)) \
+         ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        &[Value::from(VERSION_SETTING), Value::from(version())],
+    )?;
+    Ok(())
 }
 
 #[cfg(all(test, feature = "native"))]
@@ -191,6 +210,36 @@ mod tests {
             )
             .unwrap();
         assert_eq!(rows.rows.len(), 1);
+    }
+
+    #[test]
+    fn the_version_row_mirrors_user_version() {
+        let db = NativeSql::memory();
+        let row = || {
+            db.execute(
+                "SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?1",
+                &[Value::from(VERSION_SETTING)],
+            )
+            .unwrap()
+            .first()
+            .map(|r| r.i64(0).unwrap())
+        };
+        ensure_schema(&db).unwrap();
+        assert_eq!(row(), Some(user_version(&db).unwrap()));
+        assert_eq!(row(), Some(version()));
+        // A database migrated before the row existed has none, and
+        // ensure_schema (already at this version) leaves it so; the one
+        // request that notices writes it.
+        db.execute(
+            "DELETE FROM settings WHERE name = ?1",
+            &[Value::from(VERSION_SETTING)],
+        )
+        .unwrap();
+        ensure_schema(&db).unwrap();
+        assert_eq!(row(), None);
+        mark_version(&db).unwrap();
+        mark_version(&db).unwrap();
+        assert_eq!(row(), Some(version()));
     }
 
     #[test]

@@ -149,8 +149,9 @@ pub fn load(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Option<Sess
 /// small (docs/PERFORMANCE.md, "Requests").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Opening {
-    /// `PRAGMA user_version`: the caller migrates and opens again when it is
-    /// not this build's (`migrate::ensure_schema`).
+    /// `PRAGMA user_version` as its mirror in `settings` has it
+    /// (`migrate::VERSION_SETTING`; 0 without one): the caller migrates and
+    /// opens again when it is not this build's (`migrate::ensure_schema`).
     pub schema_version: i64,
     /// Mail is due and the kick slot is free (`outbox::mail_due`), as of
     /// the start of the request.
@@ -176,13 +177,20 @@ pub fn open(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Opening, Ap
     // row of the parameters.
     let rows = sql.execute(
         &format!(
-            "SELECT (SELECT user_version FROM pragma_user_version), {}, {}, {STANDING_COLS} \
+            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?5), 0), \
+             {}, {}, {STANDING_COLS} \
              FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON s.token_hash = p.hash {}",
             crate::outbox::due_check("?2", "?3", "?4"),
             cols.join(", "),
             standing_joins("s.user_id")
         ),
-        &[Value::from(hash.as_str()), Value::from(now), gap, setting],
+        &[
+            Value::from(hash.as_str()),
+            Value::from(now),
+            gap,
+            setting,
+            Value::from(crate::migrate::VERSION_SETTING),
+        ],
     )?;
     let row = rows
         .first()

@@ -278,14 +278,31 @@ impl WriteGate {
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 256;
 
+/// A statement text as the host last saw it run.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    /// How long it took (µs).
+    us: u32,
+    /// [`plain_select`], read once per text: it scans the whole statement,
+    /// 2 KB for some lists, which was ~1% of the host's CPU on "my requests".
+    plain: bool,
+}
+
+impl Known {
+    /// Took less than [`INLINE_UNDER_US`] the last time.
+    fn short(&self) -> bool {
+        self.us < INLINE_UNDER_US
+    }
+}
+
 /// Databases defined for the app: label -> location, idle connections, and
 /// each file's write gate.
 #[derive(Default)]
 pub struct SqliteDbs {
     pub databases: HashMap<String, Location>,
     idle: Mutex<HashMap<PathBuf, Vec<Connection>>>,
-    /// How long each statement text took the last time it ran (µs).
-    costs: Mutex<HashMap<String, u32>>,
+    /// What each statement text is known by, from the last time it ran.
+    costs: Mutex<HashMap<String, Known>>,
     gates: HashMap<PathBuf, Arc<WriteGate>>,
     /// Stops the checkpoint threads when the app goes.
     stop_checkpoints: Arc<AtomicBool>,
@@ -393,26 +410,27 @@ impl SqliteDbs {
         }
     }
 
-    /// Whether `statement` took less than [`INLINE_UNDER_US`] the last time
-    /// it ran (unknown statements are not short).
-    fn ran_short(&self, statement: &str) -> bool {
-        self.costs
-            .lock()
-            .ok()
-            .and_then(|c| c.get(statement).copied())
-            .is_some_and(|us| us < INLINE_UNDER_US)
+    /// What is known of `statement` from its last run (`None` for one not
+    /// seen yet, which is not short).
+    fn known(&self, statement: &str) -> Option<Known> {
+        self.costs.lock().ok()?.get(statement).copied()
     }
 
     fn note_cost(&self, statement: String, took: Duration) {
         let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
         if let Ok(mut c) = self.costs.lock() {
+            if let Some(known) = c.get_mut(&statement) {
+                known.us = us;
+                return;
+            }
             // The app's statements are a fixed set of texts; a guest that
             // builds texts without end would grow this map, so it is reset
             // past a bound instead.
-            if c.len() >= COSTS_MAX && !c.contains_key(&statement) {
+            if c.len() >= COSTS_MAX {
                 c.clear();
             }
-            c.insert(statement, us);
+            let plain = plain_select(&statement);
+            c.insert(statement, Known { us, plain });
         }
     }
 
@@ -815,7 +833,8 @@ impl sqlite::HostConnection for HostState {
             .get(&connection)
             .is_ok_and(|h| h.turn.is_some() || h.gate.is_none());
         let may_wait = !holds_turn && writes(&statement);
-        let inline = !may_wait && self.sqlite.dbs.ran_short(&statement);
+        let known = self.sqlite.dbs.known(&statement);
+        let inline = !may_wait && known.is_some_and(|k| k.short());
         // A short plain read by a connection without state of its own runs
         // on the file's writer when nobody holds the write turn (its cache is
         // the warm one); the writer goes back before anything is awaited.
@@ -825,7 +844,7 @@ impl sqlite::HostConnection for HostState {
             .ok()
             .filter(|h| inline && h.turn.is_none() && !h.keeps_state && !stateful)
             .and_then(|h| h.gate.clone())
-            .filter(|_| plain_select(&statement));
+            .filter(|_| known.is_some_and(|k| k.plain));
         let borrowed = read_gate.as_ref().and_then(|gate| {
             let mut c = conn.lock().ok()?;
             gate.lend_for_read(&mut c)

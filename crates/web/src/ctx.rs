@@ -190,7 +190,13 @@ impl Ctx {
             Ok(o) if self.schema_checked.get() || o.schema_version == migrate::version() => o,
             _ => {
                 migrate::ensure_schema(conn)?;
-                core_session::open(conn, &self.clock, token)?
+                let o = core_session::open(conn, &self.clock, token)?;
+                if o.schema_version != migrate::version() {
+                    // Migrated before the version had its row
+                    // (`migrate::VERSION_SETTING`): written once, here.
+                    migrate::mark_version(conn)?;
+                }
+                o
             }
         };
         self.schema_checked.set(true);
