@@ -135,9 +135,9 @@ fn run(
     let (page, count) = statements(conds, order, paging, source);
     // The page comes back as one row: its items as one text, joined by
     // SQLite (one value to hand over instead of 25), and the total, a column
-    // SQLite computes once. Parameters: the key prefix (?1), then the
+    // SQLite computes once. Parameters: the rows' head (?1), then the
     // count's, then the filter's (the same values again).
-    let mut all: Vec<Value> = vec![env.prefix.as_str().into()];
+    let mut all: Vec<Value> = vec![crate::tickets::list_row_head(&env.prefix).into()];
     all.extend(args.iter().chain(args.iter()).cloned());
     let mut rows = env.sql.execute(&page, &all)?;
     let mut row = rows
@@ -287,7 +287,14 @@ pub fn queue(
             ));
         }
     };
-    run(env, &conds, args, order, paging, Total::Capped(QUEUE_COUNT_CAP))
+    run(
+        env,
+        &conds,
+        args,
+        order,
+        paging,
+        Total::Capped(QUEUE_COUNT_CAP),
+    )
 }
 
 /// Requests per status, for the operators' navigation.
@@ -398,9 +405,8 @@ mod tests {
                         "closed" => "'answered', 'closed'",
                         _ => "'open', 'in_progress', 'answered', 'closed'",
                     };
-                    let counted = w
-                        .db
-                        .execute(
+                    let counted =
+                        w.db.execute(
                             &format!(
                                 "SELECT count(*) FROM tickets t LEFT JOIN request_types rt \
                                  ON rt.id = t.request_type_id WHERE t.customer_id = ?1 \
@@ -413,7 +419,10 @@ mod tests {
                         .unwrap()
                         .i64(0)
                         .unwrap();
-                    assert_eq!(shown, counted, "{customer} {status} {topic:?} after {after}");
+                    assert_eq!(
+                        shown, counted,
+                        "{customer} {status} {topic:?} after {after}"
+                    );
                 }
             }
         }
@@ -483,7 +492,10 @@ mod tests {
             &[],
         );
         totals_agree(&w, "changes that move no total");
-        sql("DELETE FROM tickets WHERE id = ?", &[raised[3].as_str().into()]);
+        sql(
+            "DELETE FROM tickets WHERE id = ?",
+            &[raised[3].as_str().into()],
+        );
         totals_agree(&w, "a request deleted");
         sql("DELETE FROM tickets", &[]);
         totals_agree(&w, "every request deleted");
