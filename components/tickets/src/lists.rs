@@ -21,6 +21,13 @@ pub struct Filters {
     pub q: Option<String>,
 }
 
+impl Filters {
+    /// The text search, if there is one (blank is none).
+    fn search(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+}
+
 fn status_condition(
     status: &str,
     conds: &mut Vec<String>,
@@ -61,7 +68,7 @@ fn common(
         conds.push("t.request_type_id = ?".into());
         args.push(id.into());
     }
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(q) = f.search() {
         if let Some(number) = env.parse_key(q) {
             conds.push("t.number = ?".into());
             args.push(number.into());
@@ -177,7 +184,7 @@ pub fn customer_list(
         ("" | "me", _) => {
             // The caller's own, by status and topic: the kept counts' columns
             // (a text search is a condition they do not have).
-            if f.q.as_deref().is_none_or(|q| q.trim().is_empty()) {
+            if f.search().is_none() {
                 total = Total::Kept;
             }
             conds.push("t.customer_id = ?".into());

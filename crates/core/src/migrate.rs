@@ -147,7 +147,7 @@ pub fn ensure_schema(sql: &dyn Sql) -> Result<(), DbError> {
 /// The `settings` row that mirrors `PRAGMA user_version`, written with it.
 /// Every request with a session reads the version in its opening statement
 /// (`session::open`); read through `pragma_user_version`, SQLite prepared a
-/// statement of its own each time, ~1.5% of the host's CPU on a "my
+/// statement of its own each time, 1.4% of the host's CPU on a "my
 /// requests" answer (docs/PERFORMANCE.md, "Ninth pass"). A row costs a lookup.
 pub const VERSION_SETTING: &str = "schema.version";
 
