@@ -4,7 +4,8 @@
 
 use edgedesk_core::access::Viewer;
 use edgedesk_core::paging::{JsonPage, Paging};
-use edgedesk_core::{ApiError, Sql, Value};
+use edgedesk_core::session::Rider;
+use edgedesk_core::{ApiError, Row, Sql, Value};
 use serde_json::Value as Json;
 
 use crate::env::Env;
@@ -105,6 +106,18 @@ enum Total {
     Kept,
 }
 
+/// The statement counting what `filter` (a `WHERE` clause or nothing)
+/// matches, as `total` says.
+fn count_statement(total: Total, filter: &str) -> String {
+    match total {
+        Total::Counted => format!("SELECT count(*) FROM tickets t {filter}"),
+        Total::Capped(cap) => {
+            format!("SELECT count(*) FROM (SELECT 1 FROM tickets t {filter} LIMIT {cap})")
+        }
+        Total::Kept => format!("SELECT coalesce(sum(t.n), 0) FROM ticket_counts t {filter}"),
+    }
+}
+
 /// A list's page statement (its rows joined into one text, and the total)
 /// and its count statement alone, for `conds` joined with AND.
 fn statements(conds: &[String], order: &str, paging: &Paging, total: Total) -> (String, String) {
@@ -113,13 +126,7 @@ fn statements(conds: &[String], order: &str, paging: &Paging, total: Total) -> (
     } else {
         format!("WHERE {}", conds.join(" AND "))
     };
-    let count = match total {
-        Total::Counted => format!("SELECT count(*) FROM tickets t {filter}"),
-        Total::Capped(cap) => {
-            format!("SELECT count(*) FROM (SELECT 1 FROM tickets t {filter} LIMIT {cap})")
-        }
-        Total::Kept => format!("SELECT coalesce(sum(t.n), 0) FROM ticket_counts t {filter}"),
-    };
+    let count = count_statement(total, &filter);
     // The rows are joined in the order the inner statement reads them:
     // SQLite's aggregate takes a subquery's rows as it yields them
     // (`a_page_keeps_its_order` holds it to that).
@@ -142,7 +149,7 @@ fn run(
     let (page, count) = statements(conds, order, paging, source);
     // The page comes back as one row: its items as one text, joined by
     // SQLite (one value to hand over instead of 25), and the total, a column
-    // SQLite computes once. Parameters: the rows' head (?1), then the
+    // SQLite computes once. Parameters: the rows' head, then the
     // count's, then the filter's (the same values again).
     let mut all: Vec<Value> = vec![crate::tickets::list_row_head(&env.prefix).into()];
     all.extend(args.iter().chain(args.iter()).cloned());
@@ -223,6 +230,54 @@ pub fn customer_list(
         return Ok(paging.json_list(Vec::new(), 0));
     }
     run(env, &conds, args, BY_ACTIVITY, paging, total)
+}
+
+/// "My requests" (`created_by=me`, by status) as columns of the request's
+/// opening statement (`session::Rider`): its total from the kept counts and
+/// its page, for the session's person, read with the session in one
+/// statement. The route takes them ([`mine_from_rider`]) once the desk gate
+/// let that person in, as [`customer_list`] would have read them.
+///
+/// `None` for a view that needs a statement first (a topic is looked up by
+/// key) or counts its total (a text search), and for input the route will
+/// refuse after the gate (the gate's answer comes first).
+pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) -> Option<Rider> {
+    let topic = f.request_type.as_deref().is_some_and(|t| !t.is_empty());
+    if !matches!(created_by, "" | "me") || topic || f.search().is_some() {
+        return None;
+    }
+    let mut conds = vec!["t.customer_id = s.user_id".to_owned()];
+    let mut args = Vec::new();
+    let status = if f.status.is_empty() {
+        "any"
+    } else {
+        &f.status
+    };
+    status_condition(status, &mut conds, &mut args).ok()?;
+    let filter = format!("WHERE {}", conds.join(" AND "));
+    // The total, then the page's rows joined in the order they are read
+    // (as in [`statements`]); parameters in the text's order.
+    let cols = format!(
+        "({}), (SELECT group_concat(r, ',') FROM (SELECT {LIST_ROW_JSON} AS r FROM tickets t \
+         {filter} ORDER BY {BY_ACTIVITY} {}))",
+        count_statement(Total::Kept, &filter),
+        paging.sql_limit()
+    );
+    let mut all = args.clone();
+    all.push(crate::tickets::list_row_head(prefix).into());
+    all.extend(args);
+    Some(Rider {
+        cols,
+        width: 2,
+        args: all,
+    })
+}
+
+/// The page [`mine_rider`]'s columns hold.
+pub fn mine_from_rider(mut row: Row, paging: &Paging) -> Result<JsonPage, ApiError> {
+    let total = row.i64(0)?;
+    let items = row.take_opt_text(1)?;
+    Ok(paging.json_list(items.into_iter().collect(), total))
 }
 
 /// Operators' extra filters.
@@ -506,6 +561,156 @@ mod tests {
         totals_agree(&w, "a request deleted");
         sql("DELETE FROM tickets", &[]);
         totals_agree(&w, "every request deleted");
+    }
+
+    /// Ann's, Bob's and Gil's requests in every status, and a full
+    /// session for each of them and the operator: (person, raw token).
+    fn with_sessions(w: &World) -> Vec<(&'static str, String)> {
+        let env = w.env();
+        let statuses = ["open", "in_progress", "answered", "closed"];
+        for n in 0..23usize {
+            let customer = ["ann", "bob", "gil", "ann"][n % 4];
+            let t = crate::tickets::insert(
+                &env,
+                &crate::tickets::NewTicket {
+                    request_type: "technical-support",
+                    summary: &format!("Request {n}"),
+                    description: "",
+                    visibility: "private",
+                    customer_id: customer,
+                    organization_id: Some(if customer == "gil" { "o2" } else { "o1" }),
+                    raised_by: customer,
+                },
+            )
+            .unwrap();
+            w.db.execute(
+                "UPDATE tickets SET status = ?, last_activity_at = ? WHERE id = ?",
+                edgedesk_core::params![statuses[(n / 4) % 4], ((n * 7) % 5) as i64, t.id.as_str()],
+            )
+            .unwrap();
+        }
+        ["ann", "bob", "gil", "op"]
+            .into_iter()
+            .map(|who| {
+                let (token, _) = edgedesk_core::session::create(
+                    &w.db,
+                    &w.clock,
+                    &edgedesk_core::random::OsRandom,
+                    who,
+                    edgedesk_core::session::Stage::Full,
+                    false,
+                )
+                .unwrap();
+                (who, token)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn my_requests_on_the_opening_statement_are_the_list_as_its_own_statement_reads_it() {
+        let w = World::new();
+        let env = w.env();
+        let people = with_sessions(&w);
+        for (who, token) in &people {
+            let viewer = if *who == "op" {
+                Viewer::Operator {
+                    user_id: "op".into(),
+                    admin: false,
+                }
+            } else {
+                Viewer::Customer {
+                    user_id: (*who).into(),
+                    organization_id: "o1".into(),
+                }
+            };
+            for status in ["", "any", "open", "closed", "in_progress", "answered"] {
+                for (page, per_page) in [(1, 4), (2, 4), (3, 4), (9, 4), (1, 100)] {
+                    let paging = Paging { page, per_page };
+                    let f = Filters {
+                        status: status.into(),
+                        ..Filters::default()
+                    };
+                    let rider = mine_rider(&env.prefix, "me", &f, &paging).unwrap();
+                    let o = edgedesk_core::session::open_with(&w.db, &w.clock, token, Some(&rider))
+                        .unwrap();
+                    assert_eq!(o.session.unwrap().0.user_id, *who);
+                    let ridden = mine_from_rider(o.rider.unwrap(), &paging).unwrap();
+                    let own = customer_list(&env, &viewer, "me", &f, &paging).unwrap();
+                    let what = format!("{who} {status:?} page {page} of {per_page}");
+                    assert_eq!(ridden.to_json(), own.to_json(), "{what}");
+                    // Everyone but the operator has requests in every status.
+                    assert_eq!(own.total > 0, *who != "op", "{what}");
+                }
+            }
+        }
+        // Views it does not carry: they read their own statements.
+        let paging = Paging {
+            page: 1,
+            per_page: 4,
+        };
+        for (created_by, f) in [
+            ("anyone", Filters::default()),
+            (
+                "me",
+                Filters {
+                    request_type: Some("technical-support".into()),
+                    ..Filters::default()
+                },
+            ),
+            (
+                "me",
+                Filters {
+                    q: Some("Request".into()),
+                    ..Filters::default()
+                },
+            ),
+            (
+                "me",
+                Filters {
+                    status: "everything".into(),
+                    ..Filters::default()
+                },
+            ),
+            ("someone", Filters::default()),
+        ] {
+            assert_eq!(
+                mine_rider("SD", created_by, &f, &paging),
+                None,
+                "{created_by} {f:?}"
+            );
+        }
+        // A blank search or topic is none.
+        let blank = Filters {
+            q: Some("  ".into()),
+            request_type: Some(String::new()),
+            ..Filters::default()
+        };
+        assert!(mine_rider("SD", "", &blank, &paging).is_some());
+    }
+
+    #[test]
+    fn my_requests_on_the_opening_statement_read_the_same_indexes() {
+        let w = World::new();
+        let paging = Paging::from_query(None, None).unwrap();
+        for status in ["any", "open", "closed"] {
+            let f = Filters {
+                status: status.into(),
+                ..Filters::default()
+            };
+            let rider = mine_rider("SD", "me", &f, &paging).unwrap();
+            let (text, args) = edgedesk_core::session::opening_statement("token", 0, Some(&rider));
+            let plan = w.plan(&text, &args);
+            assert!(
+                plan.contains("SEARCH t USING COVERING INDEX tickets_customer (customer_id=?)"),
+                "{status}: {plan}"
+            );
+            assert!(
+                plan.contains("SEARCH t USING PRIMARY KEY (customer_id=?"),
+                "{status}: {plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{status}: {plan}");
+            assert!(!plan.contains("SCAN t"), "{status}: {plan}");
+        }
     }
 
     #[test]

@@ -306,9 +306,9 @@ pub const SUMMARY_COLS: &str = "t.id, t.number, t.request_type_id, t.summary, t.
 /// pins the two together, after every kind of change). Lists pass these on
 /// as they come: building each row per read (four joins and four time
 /// formats) was most of "my requests"' statement (docs/PERFORMANCE.md,
-/// "Seventh pass"). `?1` is [`list_row_head`]: the key prefix is a Spin
+/// "Seventh pass"). Its one parameter, `?`, is [`list_row_head`]: the key prefix is a Spin
 /// variable, which is why the kept row starts after its key.
-pub const LIST_ROW_JSON: &str = "?1 || t.number || '\",' || t.list_row";
+pub const LIST_ROW_JSON: &str = "? || t.number || '\",' || t.list_row";
 
 /// What every list row starts with, up to its key's number: `{"key":"`,
 /// the key prefix and `-`. The prefix is escaped here, once a list, not per

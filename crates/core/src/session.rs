@@ -158,11 +158,80 @@ pub struct Opening {
     pub mail_due: bool,
     /// The live session for the token, with its person's standing.
     pub session: Option<(Session, Standing)>,
+    /// The [`Rider`]'s columns, when the statement carried one.
+    pub rider: Option<Row>,
+}
+
+/// Columns a route adds to its request's opening statement, so that what it
+/// reads for the session's person comes in the same statement (and read
+/// transaction) as the session itself, not in a statement of its own. That
+/// second statement was a tenth of a "my requests" answer's host CPU
+/// (docs/PERFORMANCE.md, "Tenth pass").
+///
+/// The columns are read before the session is judged, whatever it turns out
+/// to be: the route uses them only once its own checks of the session and
+/// standing passed, and only for the person they name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rider {
+    /// Select-list expressions, joined with `, `. They may name the
+    /// session's person as `s.user_id` (NULL without a session) and
+    /// [`STANDING_COLS`]' tables; their parameters are written `?`, and
+    /// `args` gives them in the order the text has them.
+    pub cols: String,
+    /// How many columns `cols` has.
+    pub width: usize,
+    pub args: Vec<Value>,
 }
 
 /// The request's opening statement for `token` (see [`Opening`]); an unknown,
 /// expired or idle session reads as none, as with [`load`].
 pub fn open(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Opening, ApiError> {
+    open_with(sql, clock, token, None)
+}
+
+/// [`open`], with a [`Rider`]'s columns read in the same statement.
+pub fn open_with(
+    sql: &dyn Sql,
+    clock: &dyn Clock,
+    token: &str,
+    rider: Option<&Rider>,
+) -> Result<Opening, ApiError> {
+    let now = clock.now();
+    let (text, args) = opening_statement(token, now, rider);
+    let rows = sql.execute(&text, &args)?;
+    let row = rows
+        .first()
+        .ok_or_else(|| ApiError::internal("the opening statement returned no row"))?;
+    let standing_at = 2 + COLS.split(", ").count();
+    let rider_at = standing_at + STANDING_COLS.split(", ").count();
+    let mut opening = Opening {
+        schema_version: row.i64(0)?,
+        mail_due: row.bool(1)?,
+        session: None,
+        rider: rider
+            .map(|r| rider_row(row, rider_at, r.width))
+            .transpose()?,
+    };
+    if row.opt_text(2)?.is_none() {
+        return Ok(opening);
+    }
+    let s = from_row_at(row, 2)?;
+    let standing = Standing::from_row(row, standing_at)?;
+    opening.session = live(sql, now, s)?.map(|s| (s, standing));
+    Ok(opening)
+}
+
+/// The `width` rider columns from `at` on.
+fn rider_row(row: &Row, at: usize, width: usize) -> Result<Row, ApiError> {
+    row.0
+        .get(at..at + width)
+        .map(|cols| Row(cols.to_vec()))
+        .ok_or_else(|| ApiError::internal("the opening statement lacks its rider's columns"))
+}
+
+/// The opening statement for `token` at `now`, carrying `rider`, and its
+/// parameters (public for plan tests of what rides on it).
+pub fn opening_statement(token: &str, now: i64, rider: Option<&Rider>) -> (String, Vec<Value>) {
     // A token no session can have still opens the request (version and
     // due-check); it matches nothing.
     let hash = if token.is_empty() || token.len() > 100 {
@@ -170,43 +239,35 @@ pub fn open(sql: &dyn Sql, clock: &dyn Clock, token: &str) -> Result<Opening, Ap
     } else {
         sha256_hex(token)
     };
-    let now = clock.now();
     let cols: Vec<String> = COLS.split(", ").map(|c| format!("s.{c}")).collect();
     let [gap, setting] = crate::outbox::due_check_args();
+    let mut args = vec![
+        Value::from(hash.as_str()),
+        Value::from(now),
+        gap,
+        setting,
+        Value::from(crate::migrate::VERSION_SETTING),
+    ];
+    // The rider's `?`s come after `?5` in the text, so SQLite numbers them
+    // from 6 on (a bare `?` takes the largest number seen so far plus one).
+    let extra = match rider {
+        Some(r) => {
+            args.extend(r.args.iter().cloned());
+            format!(", {}", r.cols)
+        }
+        None => String::new(),
+    };
     // One row whether or not the session exists: the left joins hang off a
     // row of the parameters.
-    let rows = sql.execute(
-        &format!(
-            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?5), 0), \
-             {}, {}, {STANDING_COLS} \
-             FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON s.token_hash = p.hash {}",
-            crate::outbox::due_check("?2", "?3", "?4"),
-            cols.join(", "),
-            standing_joins("s.user_id")
-        ),
-        &[
-            Value::from(hash.as_str()),
-            Value::from(now),
-            gap,
-            setting,
-            Value::from(crate::migrate::VERSION_SETTING),
-        ],
-    )?;
-    let row = rows
-        .first()
-        .ok_or_else(|| ApiError::internal("the opening statement returned no row"))?;
-    let mut opening = Opening {
-        schema_version: row.i64(0)?,
-        mail_due: row.bool(1)?,
-        session: None,
-    };
-    if row.opt_text(2)?.is_none() {
-        return Ok(opening);
-    }
-    let s = from_row_at(row, 2)?;
-    let standing = Standing::from_row(row, 2 + cols.len())?;
-    opening.session = live(sql, now, s)?.map(|s| (s, standing));
-    Ok(opening)
+    let text = format!(
+        "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?5), 0), \
+         {}, {}, {STANDING_COLS}{extra} \
+         FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON s.token_hash = p.hash {}",
+        crate::outbox::due_check("?2", "?3", "?4"),
+        cols.join(", "),
+        standing_joins("s.user_id")
+    );
+    (text, args)
 }
 
 /// `s` if it is still live at `now` (touched at most once a minute); a dead
@@ -346,6 +407,38 @@ mod tests {
         assert_eq!(open(&db, &clock, &token).unwrap().session, None);
         let rows = db.execute("SELECT count(*) FROM sessions", &[]).unwrap();
         assert_eq!(rows.first().unwrap().i64(0).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_rider_reads_its_columns_for_the_sessions_person_with_its_own_parameters() {
+        let (db, clock) = (db(), FixedClock::at(1_000_000));
+        let (token, _) = create(&db, &clock, &OsRandom, "u1", Stage::Full, false).unwrap();
+        create(&db, &clock, &OsRandom, "u2", Stage::Full, false).unwrap();
+        // Its parameters bind after the opening's own, in the text's order,
+        // and it may name the session's person.
+        let rider = Rider {
+            cols:
+                "?, s.user_id || ?, (SELECT count(*) FROM sessions x WHERE x.user_id = s.user_id)"
+                    .into(),
+            width: 3,
+            args: vec![Value::from("first"), Value::from("-second")],
+        };
+        let o = open_with(&db, &clock, &token, Some(&rider)).unwrap();
+        let row = o.rider.unwrap();
+        assert_eq!(row.0.len(), 3);
+        assert_eq!(row.text(0).unwrap(), "first");
+        assert_eq!(row.text(1).unwrap(), "u1-second");
+        assert_eq!(row.i64(2).unwrap(), 1);
+        // Everything else reads as without it.
+        let plain = open(&db, &clock, &token).unwrap();
+        assert_eq!(o.session, plain.session);
+        assert_eq!(plain.rider, None);
+        // No session: the person is NULL, and the row is still there.
+        let none = open_with(&db, &clock, "unknown", Some(&rider)).unwrap();
+        assert_eq!(none.session, None);
+        let row = none.rider.unwrap();
+        assert_eq!(row.opt_text(1).unwrap(), None);
+        assert_eq!(row.i64(2).unwrap(), 0);
     }
 
     #[test]

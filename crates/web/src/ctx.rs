@@ -3,12 +3,13 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 
+use edgedesk_core::Row;
 use edgedesk_core::access::Standing;
 use edgedesk_core::clock::SystemClock;
 use edgedesk_core::keys::{DataKeys, LinkKeys};
 use edgedesk_core::migrate;
 use edgedesk_core::random::OsRandom;
-use edgedesk_core::session::{self as core_session, Opening, Session, Stage};
+use edgedesk_core::session::{self as core_session, Opening, Rider, Session, Stage};
 use edgedesk_core::settings::{self, KeyVars, is_local_http};
 use edgedesk_core::token::ct_eq;
 use edgedesk_core::{ApiError, Clock, Kv, Random, Sql};
@@ -27,6 +28,10 @@ pub struct Ctx {
     pub rng: OsRandom,
     /// The opening statement's answer; `None` without a session cookie.
     opening: OnceCell<Option<Opening>>,
+    /// Columns the route asked the opening statement to carry, and then
+    /// what it read for them.
+    rider: RefCell<Option<Rider>>,
+    ridden: RefCell<Option<Row>>,
     pub(crate) set_cookies: RefCell<Vec<String>>,
     pub(crate) kick: Cell<bool>,
 }
@@ -41,6 +46,8 @@ impl Ctx {
             clock: SystemClock,
             rng: OsRandom,
             opening: OnceCell::new(),
+            rider: RefCell::new(None),
+            ridden: RefCell::new(None),
             set_cookies: RefCell::new(Vec::new()),
             kick: Cell::new(false),
         }
@@ -173,6 +180,23 @@ impl Ctx {
             .map(|o| o.mail_due)
     }
 
+    /// Has the opening statement carry `rider`'s columns
+    /// (`core::session::Rider`), read back with [`Ctx::take_rider_row`]. It must
+    /// come before anything reads the session; after that it is ignored,
+    /// and the route reads what it needs in a statement of its own.
+    pub fn ride_opening(&self, rider: Rider) {
+        if self.opening.get().is_none() {
+            *self.rider.borrow_mut() = Some(rider);
+        }
+    }
+
+    /// The rider's columns as the opening statement read them, handed over
+    /// once; `None` when it carried none (no rider, no session cookie, or
+    /// asked too late).
+    pub fn take_rider_row(&self) -> Option<Row> {
+        self.ridden.borrow_mut().take()
+    }
+
     /// The opening statement (`core::session::open`) for a request with a
     /// session cookie, run once. It also checks the schema version: when it
     /// is not this build's, or the statement fails on a database not yet
@@ -185,12 +209,14 @@ impl Ctx {
             return Ok(self.opening.get_or_init(|| None).as_ref());
         };
         let conn = self.connection()?;
-        let first = core_session::open(conn, &self.clock, token);
-        let opened = match first {
+        let rider = self.rider.borrow_mut().take();
+        let rider = rider.as_ref();
+        let first = core_session::open_with(conn, &self.clock, token, rider);
+        let mut opened = match first {
             Ok(o) if self.schema_checked.get() || o.schema_version == migrate::version() => o,
             _ => {
                 migrate::ensure_schema(conn)?;
-                let o = core_session::open(conn, &self.clock, token)?;
+                let o = core_session::open_with(conn, &self.clock, token, rider)?;
                 if o.schema_version != migrate::version() {
                     // Migrated before the version had its row
                     // (`migrate::VERSION_SETTING`): written once, here.
@@ -200,6 +226,7 @@ impl Ctx {
             }
         };
         self.schema_checked.set(true);
+        *self.ridden.borrow_mut() = opened.rider.take();
         Ok(self.opening.get_or_init(|| Some(opened)).as_ref())
     }
 
