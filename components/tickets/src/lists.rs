@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use crate::env::Env;
 use crate::search;
-use crate::tickets::LIST_ROW_JSON;
+use crate::tickets::{LIST_PAGE_JSON, list_row_head, list_row_joint};
 
 /// Filters shared by both lists.
 #[derive(Debug, Default, Clone)]
@@ -131,7 +131,7 @@ fn statements(conds: &[String], order: &str, paging: &Paging, total: Total) -> (
     // SQLite's aggregate takes a subquery's rows as it yields them
     // (`a_page_keeps_its_order` holds it to that).
     let page = format!(
-        "SELECT group_concat(r, ','), max(n) FROM (SELECT {LIST_ROW_JSON} AS r, ({count}) AS n \
+        "SELECT {LIST_PAGE_JSON}, max(n) FROM (SELECT t.list_row AS r, ({count}) AS n \
          FROM tickets t {filter} ORDER BY {order} {})",
         paging.sql_limit()
     );
@@ -149,9 +149,12 @@ fn run(
     let (page, count) = statements(conds, order, paging, source);
     // The page comes back as one row: its items as one text, joined by
     // SQLite (one value to hand over instead of 25), and the total, a column
-    // SQLite computes once. Parameters: the rows' head, then the
+    // SQLite computes once. Parameters: the rows' head and joint, then the
     // count's, then the filter's (the same values again).
-    let mut all: Vec<Value> = vec![crate::tickets::list_row_head(&env.prefix).into()];
+    let mut all: Vec<Value> = vec![
+        list_row_head(&env.prefix).into(),
+        list_row_joint(&env.prefix).into(),
+    ];
     all.extend(args.iter().chain(args.iter()).cloned());
     let mut rows = env.sql.execute(&page, &all)?;
     let mut row = rows
@@ -258,13 +261,14 @@ pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) 
     // The total, then the page's rows joined in the order they are read
     // (as in [`statements`]); parameters in the text's order.
     let cols = format!(
-        "({}), (SELECT group_concat(r, ',') FROM (SELECT {LIST_ROW_JSON} AS r FROM tickets t \
+        "({}), (SELECT {LIST_PAGE_JSON} FROM (SELECT t.list_row AS r FROM tickets t \
          {filter} ORDER BY {BY_ACTIVITY} {}))",
         count_statement(Total::Kept, &filter),
         paging.sql_limit()
     );
     let mut all = args.clone();
-    all.push(crate::tickets::list_row_head(prefix).into());
+    all.push(list_row_head(prefix).into());
+    all.push(list_row_joint(prefix).into());
     all.extend(args);
     Some(Rider {
         cols,
@@ -722,7 +726,10 @@ mod tests {
             let mut args = vec![Value::from("c1")];
             status_condition(status, &mut conds, &mut args).unwrap();
             let (page, count) = statements(&conds, BY_ACTIVITY, &paging, Total::Kept);
-            let mut all = vec![Value::from("SD")];
+            let mut all = vec![
+                Value::from("{\"key\":\"SD-"),
+                Value::from(",{\"key\":\"SD-"),
+            ];
             all.extend(args.iter().chain(args.iter()).cloned());
             let text = w.plan(&page, &all);
             // The page's rows, each with its kept JSON, come from the index

@@ -72,6 +72,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0016_request_counts",
         include_str!("../../../migrations/0016_request_counts.sql"),
     ),
+    (
+        "0017_list_rows_numbered",
+        include_str!("../../../migrations/0017_list_rows_numbered.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -192,7 +196,8 @@ mod tests {
                 "0013_search_contentless",
                 "0014_my_requests_covering",
                 "0015_list_rows",
-                "0016_request_counts"
+                "0016_request_counts",
+                "0017_list_rows_numbered"
             ]
         );
     }
