@@ -23,6 +23,11 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// The topic filter, if there is one (empty is none).
+    fn topic(&self) -> Option<&str> {
+        self.request_type.as_deref().filter(|s| !s.is_empty())
+    }
+
     /// The text search, if there is one (blank is none).
     fn search(&self) -> Option<&str> {
         self.q.as_deref().map(str::trim).filter(|s| !s.is_empty())
@@ -61,7 +66,7 @@ fn common(
     args: &mut Vec<Value>,
 ) -> Result<bool, ApiError> {
     status_condition(&f.status, conds, args)?;
-    if let Some(rt) = f.request_type.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(rt) = f.topic() {
         // An unknown type simply matches nothing.
         let id = crate::types::find(env.sql, rt)?
             .map(|t| t.id)
@@ -225,11 +230,8 @@ pub fn customer_list(
             ));
         }
     }
-    let mut f = f.clone();
-    if f.status.is_empty() {
-        f.status = "any".into();
-    }
-    if !common(env, &f, viewer.is_operator(), &mut conds, &mut args)? {
+    // No status filter is any status (`status_condition`).
+    if !common(env, f, viewer.is_operator(), &mut conds, &mut args)? {
         return Ok(paging.json_list(Vec::new(), 0));
     }
     run(env, &conds, args, BY_ACTIVITY, paging, total)
@@ -245,18 +247,12 @@ pub fn customer_list(
 /// key) or counts its total (a text search), and for input the route will
 /// refuse after the gate (the gate's answer comes first).
 pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) -> Option<Rider> {
-    let topic = f.request_type.as_deref().is_some_and(|t| !t.is_empty());
-    if !matches!(created_by, "" | "me") || topic || f.search().is_some() {
+    if !matches!(created_by, "" | "me") || f.topic().is_some() || f.search().is_some() {
         return None;
     }
     let mut conds = vec!["t.customer_id = s.user_id".to_owned()];
     let mut args = Vec::new();
-    let status = if f.status.is_empty() {
-        "any"
-    } else {
-        &f.status
-    };
-    status_condition(status, &mut conds, &mut args).ok()?;
+    status_condition(&f.status, &mut conds, &mut args).ok()?;
     let filter = format!("WHERE {}", conds.join(" AND "));
     // The total, then the page's rows joined in the order they are read
     // (as in [`statements`]); parameters in the text's order.
@@ -270,11 +266,7 @@ pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) 
     all.push(list_row_head(prefix).into());
     all.push(list_row_joint(prefix).into());
     all.extend(args);
-    Some(Rider {
-        cols,
-        width: 2,
-        args: all,
-    })
+    Some(Rider { cols, args: all })
 }
 
 /// The page [`mine_rider`]'s columns hold.
@@ -727,8 +719,8 @@ mod tests {
             status_condition(status, &mut conds, &mut args).unwrap();
             let (page, count) = statements(&conds, BY_ACTIVITY, &paging, Total::Kept);
             let mut all = vec![
-                Value::from("{\"key\":\"SD-"),
-                Value::from(",{\"key\":\"SD-"),
+                Value::from(list_row_head("SD")),
+                Value::from(list_row_joint("SD")),
             ];
             all.extend(args.iter().chain(args.iter()).cloned());
             let text = w.plan(&page, &all);

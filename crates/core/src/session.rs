@@ -178,8 +178,6 @@ pub struct Rider {
     /// [`STANDING_COLS`]' tables; their parameters are written `?`, and
     /// `args` gives them in the order the text has them.
     pub cols: String,
-    /// How many columns `cols` has.
-    pub width: usize,
     pub args: Vec<Value>,
 }
 
@@ -208,9 +206,8 @@ pub fn open_with(
         schema_version: row.i64(0)?,
         mail_due: row.bool(1)?,
         session: None,
-        rider: rider
-            .map(|r| rider_row(row, rider_at, r.width))
-            .transpose()?,
+        // The rider's columns are the row's last ones.
+        rider: rider.map(|_| Row(row.0.get(rider_at..).unwrap_or_default().to_vec())),
     };
     if row.opt_text(2)?.is_none() {
         return Ok(opening);
@@ -219,14 +216,6 @@ pub fn open_with(
     let standing = Standing::from_row(row, standing_at)?;
     opening.session = live(sql, now, s)?.map(|s| (s, standing));
     Ok(opening)
-}
-
-/// The `width` rider columns from `at` on.
-fn rider_row(row: &Row, at: usize, width: usize) -> Result<Row, ApiError> {
-    row.0
-        .get(at..at + width)
-        .map(|cols| Row(cols.to_vec()))
-        .ok_or_else(|| ApiError::internal("the opening statement lacks its rider's columns"))
 }
 
 /// The opening statement for `token` at `now`, carrying `rider`, and its
@@ -420,7 +409,6 @@ mod tests {
             cols:
                 "?, s.user_id || ?, (SELECT count(*) FROM sessions x WHERE x.user_id = s.user_id)"
                     .into(),
-            width: 3,
             args: vec![Value::from("first"), Value::from("-second")],
         };
         let o = open_with(&db, &clock, &token, Some(&rider)).unwrap();
