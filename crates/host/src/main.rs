@@ -152,17 +152,28 @@ const SPIN_ONLY_FLAGS: &[&str] = &[
 ];
 
 /// glibc gives each thread that allocates its own malloc arena (up to eight
-/// per core), and each arena keeps the memory it freed. Guests run on the
-/// async workers and statements on blocking-pool threads, so under load the
-/// host held ~20 MiB in a dozen half-empty arenas; two arenas serve two
-/// cores' worth of threads with little contention.
+/// per core), and each arena keeps the memory it freed: under load the host
+/// held ~20 MiB in a dozen half-empty arenas. So the arenas are bounded, at
+/// one for the main thread and one for each async worker, which are claimed
+/// as the workers start (see [`start_runtime`]); blocking-pool and helper
+/// threads share them.
+///
+/// The bound was two once, the main thread's arena and one more. The first
+/// worker made the second arena and the other worker was handed one of the
+/// two, whichever came next: in some processes the idle main thread's, in
+/// others the first worker's, and then both workers allocated under one
+/// lock for the life of the process (`__lll_lock_wait_private` in their
+/// profile, 3.3 context switches a "my requests" answer instead of 1.05, and
+/// a fifth more CPU an answer). That was the "slow mode" of the tenth pass
+/// in docs/PERFORMANCE.md.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn bound_malloc_arenas() {
+fn bound_malloc_arenas(workers: usize) {
+    let arenas = i32::try_from(workers + 1).unwrap_or(i32::MAX);
     // SAFETY: mallopt only changes allocator settings; it is called before
     // the runtime starts any thread.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
         // Fixed thresholds: glibc otherwise raises both after the first
         // large free (up to 32 and 64 MiB), and then keeps that much.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
@@ -171,7 +182,7 @@ fn bound_malloc_arenas() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn bound_malloc_arenas() {}
+fn bound_malloc_arenas(_workers: usize) {}
 
 /// Start-up reads and compiles every component on the heap; glibc keeps the
 /// freed space (~10 MiB) for later. Handing it back to the OS once, before
@@ -202,17 +213,52 @@ fn quiet_library_backtraces() {
     }
 }
 
+/// The async runtime's worker threads: `TOKIO_WORKER_THREADS` as tokio
+/// reads it, else one per core (tokio's default).
+fn worker_threads() -> usize {
+    std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
+/// The multi-threaded runtime, returned once each worker has allocated, so
+/// each has claimed an arena of its own (glibc hands a thread its arena at
+/// its first allocation, a new one while fewer than the bound exist) before
+/// any other thread can take one.
+fn start_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let started = Arc::new(AtomicUsize::new(0));
+    let counter = started.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .on_thread_start(move || {
+            drop(std::hint::black_box(Vec::<u8>::with_capacity(64)));
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()?;
+    // The workers start inside `build`; a second is plenty for them to run
+    // their first lines, and the host serves the same if one is late.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while started.load(Ordering::SeqCst) < workers && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+    Ok(runtime)
+}
+
 fn main() -> ExitCode {
     quiet_library_backtraces();
-    bound_malloc_arenas();
+    let workers = worker_threads();
+    bound_malloc_arenas(workers);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match start_runtime(workers) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
