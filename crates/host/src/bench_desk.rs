@@ -25,7 +25,7 @@ use http_body_util::Full;
 
 use crate::bench::{self, PathStats};
 use crate::bench_transfer::{hex, random_token};
-use crate::proc_stats::{RssPeak, cpu_seconds, status_kib};
+use crate::proc_stats::{RssPeak, context_switches, cpu_seconds, status_kib};
 
 const ORGANIZATIONS: i64 = 1000;
 const REQUESTS: i64 = 100_000;
@@ -288,6 +288,8 @@ struct Row {
     stats: PathStats,
     /// The serving host's CPU per answered request, in µs.
     cpu_us: f64,
+    /// The serving host's context switches per answered request.
+    switches: f64,
     connections: usize,
     budget: &'static str,
     met: Option<bool>,
@@ -313,16 +315,19 @@ async fn measured(
     make: impl bench::MakeRequest,
     budget: Option<Budget<'_>>,
 ) -> anyhow::Result<Row> {
-    let before = cpu_seconds(pid);
+    let (before, switched) = (cpu_seconds(pid), context_switches(pid));
     let stats = bench::run_requests(addr, &[label.to_owned()], connections, duration, make)
         .await?
         .remove(0);
-    let cpu_us = (cpu_seconds(pid) - before) * 1e6 / stats.requests.max(1) as f64;
+    let answers = stats.requests.max(1) as f64;
+    let cpu_us = (cpu_seconds(pid) - before) * 1e6 / answers;
+    let switches = context_switches(pid).saturating_sub(switched) as f64 / answers;
     Ok(Row {
         met: budget.map(|(_, check)| check(&stats)),
         budget: budget.map_or("", |(words, _)| words),
         stats,
         cpu_us,
+        switches,
         connections,
     })
 }
@@ -469,7 +474,7 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
     let end_parts = parts(app.pid());
 
     out.push_str(&format!(
-        "{:<40} {:>5} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8}  {:<20} {}\n",
+        "{:<40} {:>5} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>6}  {:<20} {}\n",
         "load",
         "conns",
         "req/s",
@@ -479,13 +484,14 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
         "non-2xx",
         "floor%",
         "cpu/req",
+        "cs/req",
         "budget",
         "met"
     ));
     let mut line = |r: &Row| {
         let s = &r.stats;
         out.push_str(&format!(
-            "{:<40} {:>5} {:>9.1} {:>7.2}ms {:>7.2}ms {:>7} {:>7} {:>7.1}% {:>6.0}µs  {:<20} {}\n",
+            "{:<40} {:>5} {:>9.1} {:>7.2}ms {:>7.2}ms {:>7} {:>7} {:>7.1}% {:>6.0}µs {:>6.2}  {:<20} {}\n",
             s.path,
             r.connections,
             s.requests_per_sec,
@@ -495,6 +501,7 @@ pub async fn run(opts: DeskOptions) -> anyhow::Result<String> {
             s.non_2xx,
             s.requests_per_sec * 100.0 / floor_rate,
             r.cpu_us,
+            r.switches,
             r.budget,
             match r.met {
                 Some(true) => "yes",

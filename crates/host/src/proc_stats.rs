@@ -35,6 +35,26 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Context switches of all the process's threads (voluntary and not), from
+/// each `/proc/<pid>/task/<tid>/status`: a host whose threads wait on one
+/// another (a lock, a wake-up across workers) switches more an answer, which
+/// its CPU time alone does not tell apart from a slower machine.
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 /// Samples a process's resident memory (`VmRSS`) on a thread until
 /// [`RssPeak::finish`], which gives the most seen.
 pub struct RssPeak {
@@ -93,6 +113,27 @@ mod tests {
         }
         assert!(x > 0);
         assert!(cpu_seconds(pid) > before);
+    }
+
+    #[test]
+    fn context_switches_count_every_thread() {
+        // A thread that sleeps switches out each time: 300 naps are more
+        // than this test binary's main thread switches while tests run, so
+        // reading one thread's count (the process's own status) would fail.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (napped_tx, napped) = std::sync::mpsc::channel::<()>();
+        let napper = std::thread::spawn(move || {
+            for _ in 0..300 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let _ = napped_tx.send(());
+            let _ = rx.recv();
+        });
+        napped.recv().unwrap();
+        let total = context_switches(std::process::id());
+        tx.send(()).unwrap();
+        napper.join().unwrap();
+        assert!(total >= 300, "{total} context switches");
     }
 
     #[test]
