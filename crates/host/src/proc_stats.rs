@@ -10,12 +10,16 @@ use std::time::Duration;
 pub fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
+        .and_then(|s| status_field(&s, field))
         .unwrap_or(0)
+}
+
+/// The number after `field` in a `status` file's text (its first such line).
+fn status_field(status: &str, field: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
 }
 
 /// CPU seconds the process has used (user and system), from
@@ -46,10 +50,9 @@ pub fn context_switches(pid: u32) -> u64 {
     tasks
         .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
         .map(|status| {
-            status
-                .lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            ["voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"]
+                .iter()
+                .filter_map(|field| status_field(&status, field))
                 .sum::<u64>()
         })
         .sum()
