@@ -254,20 +254,49 @@ pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) 
     let mut args = Vec::new();
     status_condition(&f.status, &mut conds, &mut args).ok()?;
     let filter = format!("WHERE {}", conds.join(" AND "));
-    // The total, then the page's rows joined in the order they are read
-    // (as in [`statements`]); parameters in the text's order.
-    let cols = format!(
-        "({}), (SELECT {LIST_PAGE_JSON} FROM (SELECT t.list_row AS r FROM tickets t \
+    let head = list_row_head(prefix);
+    // The page's rows joined in the order they are read (as in
+    // [`statements`]), or the kept page when there is one with this head.
+    let walk = format!(
+        "(SELECT {LIST_PAGE_JSON} FROM (SELECT t.list_row AS r FROM tickets t \
          {filter} ORDER BY {BY_ACTIVITY} {}))",
-        count_statement(Total::Kept, &filter),
         paging.sql_limit()
     );
+    let page = match kept_view(&f.status, paging) {
+        Some(view) => format!(
+            "coalesce((SELECT p.page FROM ticket_first_pages p WHERE p.customer_id = s.user_id \
+             AND p.view = '{view}' AND p.head = ?), {walk})"
+        ),
+        None => walk,
+    };
+    let cols = format!("({}), {page}", count_statement(Total::Kept, &filter));
+    // Parameters in the text's order.
     let mut all = args.clone();
-    all.push(list_row_head(prefix).into());
+    if kept_view(&f.status, paging).is_some() {
+        all.push(head.clone().into());
+    }
+    all.push(head.into());
     all.push(list_row_joint(prefix).into());
     all.extend(args);
     Some(Rider { cols, args: all })
 }
+
+/// The kept first page (migration 0018) that holds a "my requests" view:
+/// page 1 at the contract's default 25 rows, of any status (the API's
+/// default) or open ones (the portal's).
+fn kept_view(status: &str, paging: &Paging) -> Option<&'static str> {
+    if paging.page != 1 || paging.per_page != KEPT_PAGE_ROWS {
+        return None;
+    }
+    match status {
+        "" | "any" => Some("any"),
+        "open" => Some("open"),
+        _ => None,
+    }
+}
+
+/// The rows of a kept first page: its triggers' `LIMIT` (migration 0018).
+const KEPT_PAGE_ROWS: i64 = 25;
 
 /// The page [`mine_rider`]'s columns hold.
 pub fn mine_from_rider(mut row: Row, paging: &Paging) -> Result<JsonPage, ApiError> {
@@ -620,7 +649,7 @@ mod tests {
                 }
             };
             for status in ["", "any", "open", "closed", "in_progress", "answered"] {
-                for (page, per_page) in [(1, 4), (2, 4), (3, 4), (9, 4), (1, 100)] {
+                for (page, per_page) in [(1, 4), (2, 4), (3, 4), (9, 4), (1, 25), (1, 100)] {
                     let paging = Paging { page, per_page };
                     let f = Filters {
                         status: status.into(),
@@ -682,6 +711,249 @@ mod tests {
             ..Filters::default()
         };
         assert!(mine_rider("SD", "", &blank, &paging).is_some());
+    }
+
+    /// "My requests" of `who` at the kept paging, read as the request's
+    /// opening statement carries it and as the list's own statement reads
+    /// it (which never reads a kept page), for `view`'s status.
+    fn ridden_and_own(
+        w: &World,
+        prefix: &str,
+        who: &str,
+        token: &str,
+        status: &str,
+    ) -> (String, String) {
+        let mut env = w.env();
+        env.prefix = prefix.into();
+        let paging = Paging::from_query(None, None).unwrap();
+        let f = Filters {
+            status: status.into(),
+            ..Filters::default()
+        };
+        let rider = mine_rider(prefix, "me", &f, &paging).unwrap();
+        let o = edgedesk_core::session::open_with(&w.db, &w.clock, token, Some(&rider)).unwrap();
+        let ridden = mine_from_rider(o.rider.unwrap(), &paging).unwrap();
+        let viewer = Viewer::Customer {
+            user_id: who.into(),
+            organization_id: "o1".into(),
+        };
+        let own = customer_list(&env, &viewer, "me", &f, &paging).unwrap();
+        let text = |j: Vec<u8>| String::from_utf8(j).unwrap();
+        (text(ridden.to_json()), text(own.to_json()))
+    }
+
+    /// How many kept pages `who` has with `prefix`'s head.
+    fn kept_pages(w: &World, prefix: &str, who: &str) -> i64 {
+        w.db.execute(
+            "SELECT count(*) FROM ticket_first_pages WHERE customer_id = ? AND head = ?",
+            &[Value::from(who), Value::from(list_row_head(prefix))],
+        )
+        .unwrap()
+        .first()
+        .unwrap()
+        .i64(0)
+        .unwrap()
+    }
+
+    #[test]
+    fn kept_first_pages_stay_the_walked_pages_through_every_kind_of_change() {
+        let w = World::new();
+        let people: Vec<_> = with_sessions(&w)
+            .into_iter()
+            .filter(|(who, _)| *who != "op")
+            .collect();
+        let check = |prefix: &str, what: &str, kept_for: &[&str]| {
+            for (who, token) in &people {
+                for status in ["", "any", "open"] {
+                    let (ridden, own) = ridden_and_own(&w, prefix, who, token, status);
+                    assert_eq!(ridden, own, "{what}: {who} {status:?}");
+                    assert!(
+                        own.contains("\"key\":\""),
+                        "{what}: {who} {status:?} is empty"
+                    );
+                }
+                // Both views kept (everyone has open requests), or none
+                // with this head for those not changed since a new prefix.
+                let want = if kept_for.contains(who) { 2 } else { 0 };
+                assert_eq!(kept_pages(&w, prefix, who), want, "{what}: {who}");
+            }
+        };
+        let all = ["ann", "bob", "gil"];
+        check("SD", "raised", &all);
+        let env = w.env();
+        let ids = |who: &str| -> Vec<String> {
+            w.db.execute(
+                "SELECT id FROM tickets WHERE customer_id = ? ORDER BY number",
+                &[Value::from(who)],
+            )
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.text(0).unwrap())
+            .collect()
+        };
+        // More than a page: the kept page is the newest 25.
+        for n in 0..30 {
+            crate::tickets::insert(
+                &env,
+                &crate::tickets::NewTicket {
+                    request_type: "finance-support",
+                    summary: &format!("More {n}"),
+                    description: "",
+                    visibility: "private",
+                    customer_id: "ann",
+                    organization_id: Some("o1"),
+                    raised_by: "ann",
+                },
+            )
+            .unwrap();
+        }
+        check("SD", "over a page", &all);
+        let oldest = ids("ann")[0].clone();
+        let run = |what: &str, statement: &str, args: &[Value]| {
+            w.db.execute(statement, args).unwrap();
+            check("SD", what, &all);
+        };
+        run(
+            "activity moves an old request to the top",
+            "UPDATE tickets SET last_activity_at = 9999999999 WHERE id = ?",
+            &[Value::from(oldest.as_str())],
+        );
+        run(
+            "a status change leaves the open view",
+            "UPDATE tickets SET status = 'closed' WHERE id = ?",
+            &[Value::from(ids("ann")[3].as_str())],
+        );
+        run(
+            "the reporter renamed",
+            "UPDATE users SET full_name = 'Ann <b>Renamed</b>' WHERE id = 'ann'",
+            &[],
+        );
+        run(
+            "assigned",
+            "UPDATE tickets SET assignee_id = 'op' WHERE customer_id IN ('ann', 'gil')",
+            &[],
+        );
+        run(
+            "the assignee renamed",
+            "UPDATE users SET full_name = 'Operator Renamed' WHERE id = 'op'",
+            &[],
+        );
+        run(
+            "the organization renamed",
+            "UPDATE organizations SET name = 'Acme Renamed' WHERE id = 'o1'",
+            &[],
+        );
+        run(
+            "a topic renamed",
+            "UPDATE request_types SET name = 'Money' WHERE key = 'finance-support'",
+            &[],
+        );
+        run(
+            "a request deleted",
+            "DELETE FROM tickets WHERE id = ?",
+            &[Value::from(oldest.as_str())],
+        );
+        run(
+            "a request moved to another customer",
+            "UPDATE tickets SET customer_id = 'gil' WHERE id = ?",
+            &[Value::from(ids("bob")[0].as_str())],
+        );
+        // Another key prefix: pages with the old head are dropped; a
+        // customer's come back, with the new head, with their next change.
+        let mut help = w.env();
+        help.prefix = "HELP".into();
+        crate::tickets::insert(
+            &help,
+            &crate::tickets::NewTicket {
+                request_type: "technical-support",
+                summary: "Under a new prefix",
+                description: "",
+                visibility: "private",
+                customer_id: "gil",
+                organization_id: Some("o2"),
+                raised_by: "gil",
+            },
+        )
+        .unwrap();
+        check("HELP", "a new prefix", &["gil"]);
+        assert_eq!(kept_pages(&w, "SD", "ann"), 0);
+        let (ridden, _) = ridden_and_own(&w, "HELP", "ann", &people[0].1, "any");
+        assert!(ridden.contains("\"key\":\"HELP-"), "{ridden}");
+    }
+
+    #[test]
+    fn my_requests_read_the_kept_page_when_its_head_is_theirs() {
+        let w = World::new();
+        let people = with_sessions(&w);
+        let (_, token) = &people[0];
+        // A kept page stands in for the walk: what it holds is the answer.
+        w.db.execute(
+            "UPDATE ticket_first_pages SET page = '{\"key\":\"SD-1\",\"kept\":true}' \
+             WHERE customer_id = 'ann' AND view = 'any'",
+            &[],
+        )
+        .unwrap();
+        let (ridden, own) = ridden_and_own(&w, "SD", "ann", token, "any");
+        assert!(ridden.contains("\"kept\":true"), "{ridden}");
+        assert!(!own.contains("\"kept\":true"), "{own}");
+        // Not for another head, another view, another page or size.
+        let (ridden, _) = ridden_and_own(&w, "XY", "ann", token, "any");
+        assert!(!ridden.contains("\"kept\":true"), "{ridden}");
+        let paging = Paging {
+            page: 1,
+            per_page: 24,
+        };
+        assert_eq!(kept_view("any", &paging), None);
+        let paging = Paging {
+            page: 2,
+            per_page: 25,
+        };
+        assert_eq!(kept_view("any", &paging), None);
+        let paging = Paging::from_query(None, None).unwrap();
+        for (status, view) in [
+            ("", Some("any")),
+            ("any", Some("any")),
+            ("open", Some("open")),
+            ("closed", None),
+            ("answered", None),
+            ("in_progress", None),
+        ] {
+            assert_eq!(kept_view(status, &paging), view, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_kept_page_is_one_row_read_by_its_key() {
+        let w = World::new();
+        let paging = Paging::from_query(None, None).unwrap();
+        for status in ["any", "open"] {
+            let f = Filters {
+                status: status.into(),
+                ..Filters::default()
+            };
+            let rider = mine_rider("SD", "me", &f, &paging).unwrap();
+            let (text, args) = edgedesk_core::session::opening_statement("token", 0, Some(&rider));
+            let plan = w.plan(&text, &args);
+            assert!(
+                plan.contains("SEARCH p USING INDEX sqlite_autoindex_ticket_first_pages_1 (customer_id=? AND view=?)"),
+                "{status}: {plan}"
+            );
+        }
+        // The triggers read the page as the list does: in the index's
+        // order, no sort.
+        let plan = w.plan(
+            "SELECT 'ann', 'any', h, h || group_concat(r, ',' || h) FROM ( \
+             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t \
+             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = 'ann' \
+             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25) HAVING count(*) > 0",
+            &[],
+        );
+        assert!(
+            plan.contains("SEARCH t USING COVERING INDEX tickets_customer (customer_id=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]

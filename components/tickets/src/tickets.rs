@@ -140,8 +140,10 @@ pub fn clean_description(s: &str) -> Result<String, ApiError> {
     validate::text("description", s, 0, DESCRIPTION_MAX)
 }
 
-const NEXT_NUMBER: &str =
-    "UPDATE ticket_sequence SET last = last + 1 WHERE name = 'tickets' RETURNING last";
+/// Takes the next number, and keeps the key's head the kept first pages
+/// are written with (migration 0018: a trigger cannot read the prefix).
+const NEXT_NUMBER: &str = "UPDATE ticket_sequence SET last = last + 1, list_head = ?1 \
+     WHERE name = 'tickets' RETURNING last";
 const INSERT: &str = "INSERT INTO tickets (id, number, request_type_id, summary, description, \
      status, visibility, customer_id, raised_by, organization_id, created_at, updated_at, \
      last_activity_at, waiting_since) \
@@ -203,7 +205,7 @@ pub fn insert_checked(
     } = checked;
     let sql = env.sql;
     let number = sql
-        .execute(NEXT_NUMBER, &[])?
+        .execute(NEXT_NUMBER, params![list_row_head(&env.prefix)])?
         .first()
         .ok_or_else(|| ApiError::internal("ticket sequence row missing"))?
         .i64(0)?;

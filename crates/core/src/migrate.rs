@@ -76,6 +76,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0017_list_rows_numbered",
         include_str!("../../../migrations/0017_list_rows_numbered.sql"),
     ),
+    (
+        "0018_first_pages",
+        include_str!("../../../migrations/0018_first_pages.sql"),
+    ),
 ];
 
 fn user_version(sql: &dyn Sql) -> Result<i64, DbError> {
@@ -197,7 +201,8 @@ mod tests {
                 "0014_my_requests_covering",
                 "0015_list_rows",
                 "0016_request_counts",
-                "0017_list_rows_numbered"
+                "0017_list_rows_numbered",
+                "0018_first_pages"
             ]
         );
     }
