@@ -584,6 +584,64 @@ async fn lists_filter_by_status_topic_and_text() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn my_requests_read_from_kept_pages_are_the_walked_list_under_any_key_prefix()
+-> anyhow::Result<()> {
+    let desk = Desk::start(&[("ticket_key_prefix", "HELP")]).await?;
+    let (op, ann, _, _) = world(&desk).await?;
+    let a = raise_ok(&ann, "Printer on fire", "private").await?;
+    let b = raise_ok(&ann, "Invoice missing", "organization").await?;
+    let c = raise_ok(&ann, "Login loop", "private").await?;
+    assert_eq!([&a, &b, &c], ["HELP-1", "HELP-2", "HELP-3"]);
+    agent(
+        &op,
+        &b,
+        "transition",
+        &json!({ "to": "answered", "resolution": "Sent" }),
+    )
+    .await?;
+    ann.client
+        .post_json(
+            &format!("/api/requests/{a}/comments"),
+            &json!({ "body": "Still burning" }),
+        )
+        .await?;
+    // The raises wrote this prefix's head, so the pages kept for Ann's two
+    // default views (any status, open) are read; 24 rows a page is walked.
+    let kept: Vec<(String, String)> = desk
+        .db()?
+        .prepare("SELECT view, head FROM ticket_first_pages WHERE customer_id = ?1 ORDER BY view")?
+        .query_map([&ann.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let head = r#"{"key":"HELP-"#.to_owned();
+    assert_eq!(
+        kept,
+        [("any".to_owned(), head.clone()), ("open".to_owned(), head)]
+    );
+    for (status, want) in [("any", vec![&a, &b, &c]), ("open", vec![&a, &c])] {
+        let want: Vec<String> = want.into_iter().cloned().collect();
+        let kept = ann
+            .client
+            .get(&format!("/api/requests?created_by=me&status={status}"))
+            .await?
+            .json()?;
+        let walked = ann
+            .client
+            .get(&format!(
+                "/api/requests?created_by=me&status={status}&per_page=24"
+            ))
+            .await?
+            .json()?;
+        assert_eq!(kept["items"], walked["items"], "{status}");
+        let mut got = keys(&kept);
+        got.sort();
+        assert_eq!(got, want, "{status}");
+        assert_eq!(kept["total"].as_u64(), Some(want.len() as u64), "{status}");
+        assert_eq!(kept["per_page"], 25);
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrent_creations_get_consecutive_keys() -> anyhow::Result<()> {
     // 100 raises each, far past a person's limit (30 per 10 minutes).
     let desk = Desk::start(&[("limit_raise_per_account", "1000/600")]).await?;
