@@ -34,15 +34,17 @@ CREATE TABLE ticket_first_pages (
 -- what its row shows or of its place in the order: `tickets_list_row_update`
 -- watches those, and people, organizations and topics rewrite the rows that
 -- show them), its customer's two pages are read again from the index, as a
--- list would read them.
+-- list would read them, and written over the kept ones (deleting them
+-- first put their overflow pages on the free list only to take them back);
+-- a view left empty has no page.
 CREATE TRIGGER tickets_first_pages_row AFTER UPDATE OF list_row ON tickets BEGIN
-    DELETE FROM ticket_first_pages WHERE customer_id = NEW.customer_id
-    ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
+    INSERT INTO ticket_first_pages (customer_id, view, head, page)
         SELECT NEW.customer_id, 'any', h, h || group_concat(r, ',' || h) FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = NEW.customer_id
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
         HAVING count(*) > 0
+        ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
         SELECT NEW.customer_id, 'open', h, h || group_concat(r, ',' || h) FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
@@ -50,17 +52,21 @@ CREATE TRIGGER tickets_first_pages_row AFTER UPDATE OF list_row ON tickets BEGIN
                 AND t.status IN ('open', 'in_progress')
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
         HAVING count(*) > 0
+        ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
+    ; DELETE FROM ticket_first_pages WHERE customer_id = NEW.customer_id AND NOT EXISTS (
+        SELECT 1 FROM tickets t WHERE t.customer_id = NEW.customer_id
+            AND (view = 'any' OR t.status IN ('open', 'in_progress')))
     ; END;
 
 -- A request gone, or moved to another customer: the one it left.
 CREATE TRIGGER tickets_first_pages_delete AFTER DELETE ON tickets BEGIN
-    DELETE FROM ticket_first_pages WHERE customer_id = OLD.customer_id
-    ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
+    INSERT INTO ticket_first_pages (customer_id, view, head, page)
         SELECT OLD.customer_id, 'any', h, h || group_concat(r, ',' || h) FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = OLD.customer_id
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
         HAVING count(*) > 0
+        ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
         SELECT OLD.customer_id, 'open', h, h || group_concat(r, ',' || h) FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
@@ -68,16 +74,20 @@ CREATE TRIGGER tickets_first_pages_delete AFTER DELETE ON tickets BEGIN
                 AND t.status IN ('open', 'in_progress')
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
         HAVING count(*) > 0
+        ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
+    ; DELETE FROM ticket_first_pages WHERE customer_id = OLD.customer_id AND NOT EXISTS (
+        SELECT 1 FROM tickets t WHERE t.customer_id = OLD.customer_id
+            AND (view = 'any' OR t.status IN ('open', 'in_progress')))
     ; END;
 CREATE TRIGGER tickets_first_pages_moved AFTER UPDATE OF customer_id ON tickets
     WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN
-    DELETE FROM ticket_first_pages WHERE customer_id = OLD.customer_id
-    ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
+    INSERT INTO ticket_first_pages (customer_id, view, head, page)
         SELECT OLD.customer_id, 'any', h, h || group_concat(r, ',' || h) FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = OLD.customer_id
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
         HAVING count(*) > 0
+        ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
         SELECT OLD.customer_id, 'open', h, h || group_concat(r, ',' || h) FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
@@ -85,6 +95,10 @@ CREATE TRIGGER tickets_first_pages_moved AFTER UPDATE OF customer_id ON tickets
                 AND t.status IN ('open', 'in_progress')
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
         HAVING count(*) > 0
+        ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
+    ; DELETE FROM ticket_first_pages WHERE customer_id = OLD.customer_id AND NOT EXISTS (
+        SELECT 1 FROM tickets t WHERE t.customer_id = OLD.customer_id
+            AND (view = 'any' OR t.status IN ('open', 'in_progress')))
     ; END;
 
 -- Another key prefix: no kept page holds the new head, and a reader would
