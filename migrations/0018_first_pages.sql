@@ -36,22 +36,24 @@ CREATE TABLE ticket_first_pages (
 -- show them), its customer's two pages are read again from the index, as a
 -- list would read them, and written over the kept ones (deleting them
 -- first put their overflow pages on the free list only to take them back);
--- a view left empty has no page.
+-- a view left empty has no page. (An aggregate of no rows is one row of
+-- nulls, hence `page IS NOT NULL`; it is also the WHERE an upsert's SELECT
+-- needs to parse as one.)
 CREATE TRIGGER tickets_first_pages_row AFTER UPDATE OF list_row ON tickets BEGIN
     INSERT INTO ticket_first_pages (customer_id, view, head, page)
-        SELECT NEW.customer_id, 'any', h, h || group_concat(r, ',' || h) FROM (
+        SELECT * FROM (SELECT NEW.customer_id, 'any', h, h || group_concat(r, ',' || h) AS page FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = NEW.customer_id
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
-        HAVING count(*) > 0
+        ) WHERE page IS NOT NULL
         ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
-        SELECT NEW.customer_id, 'open', h, h || group_concat(r, ',' || h) FROM (
+        SELECT * FROM (SELECT NEW.customer_id, 'open', h, h || group_concat(r, ',' || h) AS page FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = NEW.customer_id
                 AND t.status IN ('open', 'in_progress')
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
-        HAVING count(*) > 0
+        ) WHERE page IS NOT NULL
         ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; DELETE FROM ticket_first_pages WHERE customer_id = NEW.customer_id AND NOT EXISTS (
         SELECT 1 FROM tickets t WHERE t.customer_id = NEW.customer_id
@@ -61,19 +63,19 @@ CREATE TRIGGER tickets_first_pages_row AFTER UPDATE OF list_row ON tickets BEGIN
 -- A request gone, or moved to another customer: the one it left.
 CREATE TRIGGER tickets_first_pages_delete AFTER DELETE ON tickets BEGIN
     INSERT INTO ticket_first_pages (customer_id, view, head, page)
-        SELECT OLD.customer_id, 'any', h, h || group_concat(r, ',' || h) FROM (
+        SELECT * FROM (SELECT OLD.customer_id, 'any', h, h || group_concat(r, ',' || h) AS page FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = OLD.customer_id
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
-        HAVING count(*) > 0
+        ) WHERE page IS NOT NULL
         ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
-        SELECT OLD.customer_id, 'open', h, h || group_concat(r, ',' || h) FROM (
+        SELECT * FROM (SELECT OLD.customer_id, 'open', h, h || group_concat(r, ',' || h) AS page FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = OLD.customer_id
                 AND t.status IN ('open', 'in_progress')
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
-        HAVING count(*) > 0
+        ) WHERE page IS NOT NULL
         ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; DELETE FROM ticket_first_pages WHERE customer_id = OLD.customer_id AND NOT EXISTS (
         SELECT 1 FROM tickets t WHERE t.customer_id = OLD.customer_id
@@ -82,19 +84,19 @@ CREATE TRIGGER tickets_first_pages_delete AFTER DELETE ON tickets BEGIN
 CREATE TRIGGER tickets_first_pages_moved AFTER UPDATE OF customer_id ON tickets
     WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN
     INSERT INTO ticket_first_pages (customer_id, view, head, page)
-        SELECT OLD.customer_id, 'any', h, h || group_concat(r, ',' || h) FROM (
+        SELECT * FROM (SELECT OLD.customer_id, 'any', h, h || group_concat(r, ',' || h) AS page FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = OLD.customer_id
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
-        HAVING count(*) > 0
+        ) WHERE page IS NOT NULL
         ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; INSERT INTO ticket_first_pages (customer_id, view, head, page)
-        SELECT OLD.customer_id, 'open', h, h || group_concat(r, ',' || h) FROM (
+        SELECT * FROM (SELECT OLD.customer_id, 'open', h, h || group_concat(r, ',' || h) AS page FROM (
             SELECT t.list_row AS r, q.list_head AS h FROM ticket_sequence q, tickets t
             WHERE q.name = 'tickets' AND q.list_head IS NOT NULL AND t.customer_id = OLD.customer_id
                 AND t.status IN ('open', 'in_progress')
             ORDER BY t.last_activity_at DESC, t.number DESC LIMIT 25)
-        HAVING count(*) > 0
+        ) WHERE page IS NOT NULL
         ON CONFLICT (customer_id, view) DO UPDATE SET head = excluded.head, page = excluded.page
     ; DELETE FROM ticket_first_pages WHERE customer_id = OLD.customer_id AND NOT EXISTS (
         SELECT 1 FROM tickets t WHERE t.customer_id = OLD.customer_id
