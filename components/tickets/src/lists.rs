@@ -241,7 +241,9 @@ pub fn customer_list(
 /// opening statement (`session::Rider`): its total from the kept counts and
 /// its page, for the session's person, read with the session in one
 /// statement. The route takes them ([`mine_from_rider`]) once the desk gate
-/// let that person in, as [`customer_list`] would have read them.
+/// let that person in, as [`customer_list`] would have read them. A view
+/// with a kept first page ([`kept_view`]) reads it, unless it was written
+/// with another key prefix, when the page is walked as any other.
 ///
 /// `None` for a view that needs a statement first (a topic is looked up by
 /// key) or counts its total (a text search), and for input the route will
@@ -262,7 +264,8 @@ pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) 
          {filter} ORDER BY {BY_ACTIVITY} {}))",
         paging.sql_limit()
     );
-    let page = match kept_view(&f.status, paging) {
+    let kept = kept_view(&f.status, paging);
+    let page = match kept {
         Some(view) => format!(
             "coalesce((SELECT p.page FROM ticket_first_pages p WHERE p.customer_id = s.user_id \
              AND p.view = '{view}' AND p.head = ?), {walk})"
@@ -272,7 +275,7 @@ pub fn mine_rider(prefix: &str, created_by: &str, f: &Filters, paging: &Paging) 
     let cols = format!("({}), {page}", count_statement(Total::Kept, &filter));
     // Parameters in the text's order.
     let mut all = args.clone();
-    if kept_view(&f.status, paging).is_some() {
+    if kept.is_some() {
         all.push(head.clone().into());
     }
     all.push(head.into());
