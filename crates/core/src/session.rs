@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::access::{STANDING_COLS, Standing, standing_joins};
+use crate::access::Standing;
 use crate::clock::Clock;
 use crate::db::{Row, Sql, Value};
 use crate::error::ApiError;
@@ -175,7 +175,7 @@ pub struct Opening {
 pub struct Rider {
     /// Select-list expressions, joined with `, `. They may name the
     /// session's person as `s.user_id` (NULL without a session) and
-    /// [`STANDING_COLS`]' tables; their parameters are written `?`, and
+    /// [`STANDING_COLS`](crate::access::STANDING_COLS)' tables; their parameters are written `?`, and
     /// `args` gives them in the order the text has them.
     pub cols: String,
     pub args: Vec<Value>,
@@ -200,8 +200,7 @@ pub fn open_with(
     let row = rows
         .first()
         .ok_or_else(|| ApiError::internal("the opening statement returned no row"))?;
-    let standing_at = 2 + COLS.split(", ").count();
-    let rider_at = standing_at + STANDING_COLS.split(", ").count();
+    let (standing_at, rider_at) = (STANDING_AT, RIDER_AT);
     let mut opening = Opening {
         schema_version: row.i64(0)?,
         mail_due: row.bool(1)?,
@@ -218,6 +217,34 @@ pub fn open_with(
     Ok(opening)
 }
 
+/// The opening statement's columns, before a rider's: the schema version,
+/// the mail due-check (`outbox::due_check` at `?2`, `?3`, `?4`), the
+/// session's [`COLS`] and the person's [`STANDING_COLS`](crate::access::STANDING_COLS). Written out, not
+/// built per request: building it was a few µs of formatting and
+/// allocation in every signed-in request (docs/PERFORMANCE.md, "Twelfth
+/// pass"); `the_opening_statement_is_the_one_its_parts_build` pins it.
+const OPENING_SELECT: &str = "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings \
+     WHERE name = ?5), 0), (EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' \
+     AND next_attempt_at <= ?2) OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' \
+     AND lease_until < ?2) OR EXISTS (SELECT 1 FROM outbox_fanout)) AND COALESCE((SELECT \
+     CAST(value AS INTEGER) FROM settings WHERE name = ?4), 0) <= ?2 - ?3, s.token_hash, \
+     s.user_id, s.stage, s.csrf_token, s.remember, s.created_at, s.last_seen_at, s.expires_at, \
+     s.second_factor_at, u.role, m.organization_id, m.access";
+
+/// After a rider's columns: one row whether or not the session exists (the
+/// left joins hang off a row of the parameters), and the standing's joins
+/// (`access::standing_joins` of `s.user_id`).
+const OPENING_FROM: &str = " FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON \
+     s.token_hash = p.hash LEFT JOIN users u ON u.id = s.user_id LEFT JOIN memberships m ON \
+     m.user_id = s.user_id AND m.organization_id IN (SELECT id FROM organizations)";
+
+/// Where [`Standing`]'s columns start in the opening statement's row: after
+/// the version, the due-check and the session's nine [`COLS`].
+const STANDING_AT: usize = 2 + 9;
+
+/// Where a rider's columns start: after [`STANDING_COLS`](crate::access::STANDING_COLS)' three.
+const RIDER_AT: usize = STANDING_AT + 3;
+
 /// The opening statement for `token` at `now`, carrying `rider`, and its
 /// parameters (public for plan tests of what rides on it).
 pub fn opening_statement(token: &str, now: i64, rider: Option<&Rider>) -> (String, Vec<Value>) {
@@ -228,7 +255,6 @@ pub fn opening_statement(token: &str, now: i64, rider: Option<&Rider>) -> (Strin
     } else {
         sha256_hex(token)
     };
-    let cols: Vec<String> = COLS.split(", ").map(|c| format!("s.{c}")).collect();
     let [gap, setting] = crate::outbox::due_check_args();
     let mut args = vec![
         Value::from(hash.as_str()),
@@ -239,23 +265,13 @@ pub fn opening_statement(token: &str, now: i64, rider: Option<&Rider>) -> (Strin
     ];
     // The rider's `?`s come after `?5` in the text, so SQLite numbers them
     // from 6 on (a bare `?` takes the largest number seen so far plus one).
-    let extra = match rider {
+    let text = match rider {
         Some(r) => {
             args.extend(r.args.iter().cloned());
-            format!(", {}", r.cols)
+            [OPENING_SELECT, ", ", &r.cols, OPENING_FROM].concat()
         }
-        None => String::new(),
+        None => [OPENING_SELECT, OPENING_FROM].concat(),
     };
-    // One row whether or not the session exists: the left joins hang off a
-    // row of the parameters.
-    let text = format!(
-        "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?5), 0), \
-         {}, {}, {STANDING_COLS}{extra} \
-         FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON s.token_hash = p.hash {}",
-        crate::outbox::due_check("?2", "?3", "?4"),
-        cols.join(", "),
-        standing_joins("s.user_id")
-    );
     (text, args)
 }
 
@@ -336,10 +352,43 @@ pub fn destroy_others(sql: &dyn Sql, user_id: &str, keep: Option<&str>) -> Resul
 #[allow(clippy::unwrap_used)] // test helpers: a failing unwrap is a failing test
 mod tests {
     use super::*;
+
     use crate::clock::FixedClock;
     use crate::migrate::ensure_schema;
     use crate::native::NativeSql;
     use crate::random::OsRandom;
+
+    /// The opening statement as its parts would build it, for
+    /// [`OPENING_SELECT`] and [`OPENING_FROM`] to be held to.
+    fn built_opening(extra: &str) -> String {
+        use crate::access::STANDING_COLS;
+        let cols: Vec<String> = COLS.split(", ").map(|c| format!("s.{c}")).collect();
+        format!(
+            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE name = ?5), 0), \
+             {}, {}, {STANDING_COLS}{extra} \
+             FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON s.token_hash = p.hash {}",
+            crate::outbox::due_check("?2", "?3", "?4"),
+            cols.join(", "),
+            crate::access::standing_joins("s.user_id")
+        )
+    }
+
+    #[test]
+    fn the_opening_statement_is_the_one_its_parts_build() {
+        assert_eq!(opening_statement("t", 1, None).0, built_opening(""));
+        let rider = Rider {
+            cols: "(SELECT 1), ?".into(),
+            args: vec![Value::from(7)],
+        };
+        let (text, args) = opening_statement("t", 1, Some(&rider));
+        assert_eq!(text, built_opening(", (SELECT 1), ?"));
+        assert_eq!(args.len(), 6);
+        assert_eq!(STANDING_AT, 2 + COLS.split(", ").count());
+        assert_eq!(
+            RIDER_AT,
+            STANDING_AT + crate::access::STANDING_COLS.split(", ").count()
+        );
+    }
 
     fn db() -> NativeSql {
         let db = NativeSql::memory();
