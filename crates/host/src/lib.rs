@@ -58,6 +58,8 @@ pub mod startup;
 pub mod template;
 #[cfg(feature = "runtime")]
 pub mod variables;
+#[cfg(feature = "runtime")]
+pub mod wal_gather;
 
 /// Host bindings for the Spin 2.0 interfaces spin-sdk 5.x components import.
 #[cfg(feature = "runtime")]

@@ -95,6 +95,7 @@ fn write_ahead(conn: &Connection, path: &Path) -> anyhow::Result<Arc<AtomicBool>
 impl Backend {
     /// Opens (creating if needed) the database and the `spin_key_value` table.
     pub fn open(location: Location) -> anyhow::Result<Self> {
+        crate::wal_gather::install();
         let conn = match &location {
             Location::Memory => Connection::open_in_memory()?,
             Location::File(path) => {

@@ -64,6 +64,7 @@ pub enum Location {
 
 impl Location {
     fn connect(&self) -> rusqlite::Result<Connection> {
+        crate::wal_gather::install();
         let conn = match self {
             Location::Memory => Connection::open_in_memory()?,
             Location::File(p) => Connection::open(p)?,
