@@ -187,13 +187,20 @@ mod calls {
         if rc != ffi::SQLITE_OK || unsafe { (*real).pMethods.is_null() } {
             return rc;
         }
+        // Without power-safe overwrites SQLite pads a commit to the sector
+        // boundary with copies of its commit frame, written after the sync
+        // point and published with it: such a log is written through.
+        let powersafe = match unsafe { (*(*real).pMethods).xDeviceCharacteristics } {
+            Some(d) => (unsafe { d(real) } & ffi::SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0,
+            None => false,
+        };
         unsafe {
             ptr::write(
                 out as *mut File,
                 File {
                     base: ffi::sqlite3_file { pMethods: &METHODS },
                     real,
-                    wal: flags & ffi::SQLITE_OPEN_WAL != 0,
+                    wal: flags & ffi::SQLITE_OPEN_WAL != 0 && powersafe,
                     start: 0,
                     gathered: Vec::new(),
                     commit_header: false,
