@@ -926,18 +926,24 @@ mod tests {
         }
     }
 
+    /// The plan of the opening statement carrying "my requests" at the
+    /// default paging for `status`.
+    fn ridden_plan(w: &World, status: &str) -> String {
+        let paging = Paging::from_query(None, None).unwrap();
+        let f = Filters {
+            status: status.into(),
+            ..Filters::default()
+        };
+        let rider = mine_rider("SD", "me", &f, &paging).unwrap();
+        let (text, args) = edgedesk_core::session::opening_statement("token", 0, Some(&rider));
+        w.plan(&text, &args)
+    }
+
     #[test]
     fn a_kept_page_is_one_row_read_by_its_key() {
         let w = World::new();
-        let paging = Paging::from_query(None, None).unwrap();
         for status in ["any", "open"] {
-            let f = Filters {
-                status: status.into(),
-                ..Filters::default()
-            };
-            let rider = mine_rider("SD", "me", &f, &paging).unwrap();
-            let (text, args) = edgedesk_core::session::opening_statement("token", 0, Some(&rider));
-            let plan = w.plan(&text, &args);
+            let plan = ridden_plan(&w, status);
             assert!(
                 plan.contains("SEARCH p USING INDEX sqlite_autoindex_ticket_first_pages_1 (customer_id=? AND view=?)"),
                 "{status}: {plan}"
@@ -962,15 +968,8 @@ mod tests {
     #[test]
     fn my_requests_on_the_opening_statement_read_the_same_indexes() {
         let w = World::new();
-        let paging = Paging::from_query(None, None).unwrap();
         for status in ["any", "open", "closed"] {
-            let f = Filters {
-                status: status.into(),
-                ..Filters::default()
-            };
-            let rider = mine_rider("SD", "me", &f, &paging).unwrap();
-            let (text, args) = edgedesk_core::session::opening_statement("token", 0, Some(&rider));
-            let plan = w.plan(&text, &args);
+            let plan = ridden_plan(&w, status);
             assert!(
                 plan.contains("SEARCH t USING COVERING INDEX tickets_customer (customer_id=?)"),
                 "{status}: {plan}"

@@ -175,8 +175,9 @@ pub struct Opening {
 pub struct Rider {
     /// Select-list expressions, joined with `, `. They may name the
     /// session's person as `s.user_id` (NULL without a session) and
-    /// [`STANDING_COLS`](crate::access::STANDING_COLS)' tables; their parameters are written `?`, and
-    /// `args` gives them in the order the text has them.
+    /// [`STANDING_COLS`](crate::access::STANDING_COLS)' tables; their
+    /// parameters are written `?`, and `args` gives them in the order the
+    /// text has them.
     pub cols: String,
     pub args: Vec<Value>,
 }
@@ -200,29 +201,29 @@ pub fn open_with(
     let row = rows
         .first()
         .ok_or_else(|| ApiError::internal("the opening statement returned no row"))?;
-    let (standing_at, rider_at) = (STANDING_AT, RIDER_AT);
     let mut opening = Opening {
         schema_version: row.i64(0)?,
         mail_due: row.bool(1)?,
         session: None,
         // The rider's columns are the row's last ones.
-        rider: rider.map(|_| Row(row.0.get(rider_at..).unwrap_or_default().to_vec())),
+        rider: rider.map(|_| Row(row.0.get(RIDER_AT..).unwrap_or_default().to_vec())),
     };
     if row.opt_text(2)?.is_none() {
         return Ok(opening);
     }
     let s = from_row_at(row, 2)?;
-    let standing = Standing::from_row(row, standing_at)?;
+    let standing = Standing::from_row(row, STANDING_AT)?;
     opening.session = live(sql, now, s)?.map(|s| (s, standing));
     Ok(opening)
 }
 
 /// The opening statement's columns, before a rider's: the schema version,
 /// the mail due-check (`outbox::due_check` at `?2`, `?3`, `?4`), the
-/// session's [`COLS`] and the person's [`STANDING_COLS`](crate::access::STANDING_COLS). Written out, not
-/// built per request: building it was a few µs of formatting and
-/// allocation in every signed-in request (docs/PERFORMANCE.md, "Twelfth
-/// pass"); `the_opening_statement_is_the_one_its_parts_build` pins it.
+/// session's [`COLS`] and the person's
+/// [`STANDING_COLS`](crate::access::STANDING_COLS). Written out, not built
+/// per request: building it was a few µs of formatting and allocation in
+/// every signed-in request (docs/PERFORMANCE.md, "Twelfth pass");
+/// `the_opening_statement_is_the_one_its_parts_build` pins it.
 const OPENING_SELECT: &str = "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings \
      WHERE name = ?5), 0), (EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' \
      AND next_attempt_at <= ?2) OR EXISTS (SELECT 1 FROM outbox WHERE state = 'sending' \
@@ -242,7 +243,8 @@ const OPENING_FROM: &str = " FROM (SELECT ?1 AS hash) p LEFT JOIN sessions s ON 
 /// the version, the due-check and the session's nine [`COLS`].
 const STANDING_AT: usize = 2 + 9;
 
-/// Where a rider's columns start: after [`STANDING_COLS`](crate::access::STANDING_COLS)' three.
+/// Where a rider's columns start: after the three of
+/// [`STANDING_COLS`](crate::access::STANDING_COLS).
 const RIDER_AT: usize = STANDING_AT + 3;
 
 /// The opening statement for `token` at `now`, carrying `rider`, and its
